@@ -1,0 +1,78 @@
+# Circular: the commands a newcomer needs. `make up` runs the system, `make test`
+# runs the whole suite; both install what is missing first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+KAFKA_VERSION ?= $(or $(CIRCULAR_KAFKA_VERSION),3.9.1)
+STAMP := $(VENV)/.installed
+JARS := var/kafka/$(KAFKA_VERSION)/libs/kafka_2.13-$(KAFKA_VERSION).jar
+PYTEST_ARGS ?=
+
+.PHONY: help install jars up down kafka-up kafka-down topics migrate test test-unit \
+        test-integration test-e2e lint schemas schemas-check bench faults clean
+
+help:
+	@echo "make up          run Kafka (from jars), create topics, migrate, run the services"
+	@echo "make down        stop whatever make up left running"
+	@echo "make test        install what is missing and run the whole suite"
+	@echo "make lint        ruff and mypy"
+	@echo "make schemas     regenerate schemas/generated (JSON Schema, AsyncAPI)"
+	@echo "make kafka-up    only the broker; make kafka-down stops it"
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+$(JARS):
+	$(PYTHON) -m deploy.kafka.broker fetch --version $(KAFKA_VERSION)
+
+jars: $(JARS)
+
+up: install jars
+	$(PY) -m deploy.up up
+
+down: install
+	$(PY) -m deploy.up down
+
+kafka-up: install jars
+	$(PY) -m deploy.kafka.broker up --version $(KAFKA_VERSION)
+
+kafka-down:
+	$(PYTHON) -m deploy.kafka.broker down
+
+topics: install
+	$(PY) -m eventbus.admin
+
+migrate: install
+	$(PY) -m services.gateway migrate
+
+test: install jars
+	$(PY) -m pytest -q --durations=15 $(PYTEST_ARGS)
+
+test-unit: install
+	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
+
+test-integration: install jars
+	$(PY) -m pytest -q tests/integration $(PYTEST_ARGS)
+
+test-e2e: install jars
+	$(PY) -m pytest -q tests/e2e $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+schemas: install
+	$(PY) -m schemas.generate
+
+schemas-check: install
+	$(PY) -m schemas.generate --check
+	$(PY) -m schemas.compat --history
+
+clean:
+	rm -rf var/faust var/run .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,114 @@
+"""Create or verify every topic of the catalogue, idempotently (kafka-python admin).
+
+    python -m eventbus.admin [--verify-only]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
+from kafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError, for_code
+
+from eventbus.settings import KafkaSettings
+from schemas.topics import Topic, catalogue
+
+
+@dataclass
+class Report:
+    created: list[str]
+    verified: list[str]
+    problems: list[str]
+
+
+def admin_client(bootstrap: str | list[str], timeout: float = 60.0) -> KafkaAdminClient:
+    """An admin client, waiting up to ``timeout`` seconds for the broker to answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return KafkaAdminClient(bootstrap_servers=bootstrap, client_id="circular-admin",
+                                    request_timeout_ms=30000)
+        except (KafkaConnectionError, KafkaError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def ensure_topics(bootstrap: str | list[str], topics: Iterable[Topic] | None = None,
+                  *, create: bool = True, replication: int = 1) -> Report:
+    """Create the topics that are missing and check the others match the catalogue."""
+    wanted = {t.name: t for t in (topics if topics is not None else catalogue())}
+    client = admin_client(bootstrap)
+    try:
+        existing = set(client.list_topics())
+        missing = [t for name, t in wanted.items() if name not in existing]
+        created: list[str] = []
+        if create and missing:
+            request = {t.name: {"num_partitions": t.partitions,
+                                "replication_factor": replication,
+                                "configs": t.topic_config()} for t in missing}
+            response = client.create_topics(request, raise_errors=False, wait_for_metadata=True)
+            for t in missing:
+                error = _topic_error(response, t.name)
+                if error is None:
+                    created.append(t.name)
+                elif error is TopicAlreadyExistsError:
+                    existing.add(t.name)
+        problems = [f"missing: {t.name}" for t in missing
+                    if t.name not in created and t.name not in existing]
+        present = [t for name, t in wanted.items() if name in existing]
+        problems += _verify(client, present)
+        return Report(created=created, verified=[t.name for t in present], problems=problems)
+    finally:
+        client.close()
+
+
+def _topic_error(response: dict[str, Any], name: str) -> type[KafkaError] | None:
+    """The error class the broker answered for one topic of a CreateTopics request."""
+    for t in response.get("topics", []):
+        if t["name"] == name:
+            return None if t["error_code"] == 0 else for_code(t["error_code"])
+    return None
+
+
+def _verify(client: KafkaAdminClient, topics: list[Topic]) -> list[str]:
+    if not topics:
+        return []
+    problems = []
+    described = {d["name"]: d for d in client.describe_topics([t.name for t in topics])}
+    for t in topics:
+        parts = len(described.get(t.name, {}).get("partitions", []))
+        if parts != t.partitions:
+            problems.append(f"{t.name}: {parts} partitions, catalogue says {t.partitions}")
+    configs = client.describe_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, t.name) for t in topics],
+        config_filter="all").get("topic", {})
+    for t in topics:
+        actual = configs.get(t.name, {})
+        for key, value in t.topic_config().items():
+            found = actual.get(key, {}).get("value")
+            if found != value:
+                problems.append(f"{t.name}: {key}={found}, catalogue says {value}")
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--verify-only", action="store_true")
+    args = parser.parse_args(argv)
+    settings = KafkaSettings()
+    report = ensure_topics(settings.bootstrap_list, catalogue(settings.topic_prefix),
+                           create=not args.verify_only)
+    print(f"topics: {len(report.created)} created, {len(report.verified)} verified")
+    for p in report.problems:
+        print(f"problem: {p}", file=sys.stderr)
+    return 1 if report.problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,34 @@
+"""Settings shared by every service; each service extends :class:`KafkaSettings`.
+Environment variables with the prefix ``CIRCULAR_``, read once at start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class KafkaSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CIRCULAR_", extra="ignore")
+
+    kafka_bootstrap_servers: Annotated[str, Field(
+        description="Comma-separated host:port list of Kafka brokers")] = "127.0.0.1:9092"
+    var_dir: Annotated[Path, Field(description="Where services keep local files")] = ROOT / "var"
+    log_level: Annotated[str, Field(description="DEBUG, INFO, WARNING or ERROR")] = "INFO"
+    kafka_session_timeout_seconds: Annotated[float, Field(
+        ge=6, le=300, description="How soon a consumer group notices a dead member and "
+        "moves its partitions")] = 10.0
+    topic_prefix: Annotated[str, Field(
+        description="Namespace before every topic and consumer group name; tests use a "
+        "fresh one each", pattern=r"^[A-Za-z0-9._-]*$")] = ""
+
+    def topic(self, name: str) -> str:
+        return self.topic_prefix + name
+
+    @property
+    def bootstrap_list(self) -> list[str]:
+        return [s.strip() for s in self.kafka_bootstrap_servers.split(",") if s.strip()]

@@ -1,0 +1,313 @@
+"""One stream-processing stage: a faust agent that feeds events into a handler and
+publishes what the handler returns, with effects that are neither lost nor doubled
+when the worker is killed and events are delivered again.
+
+For each record, in order:
+
+1. decode it with :mod:`schemas.codec`; a record that does not decode goes to its
+   topic's dead-letter topic with the reason and where it was read, and the stage
+   goes on;
+2. skip it if its event id was processed before (``seen:<id>`` in the table);
+3. run the handler, which reads state and stages writes in a :class:`StateTx`
+   and returns the :class:`Output` events it wants published;
+4. write, in this order, to the one changelog partition of the record's partition:
+   the outputs (``out:<id>``, a write-ahead outbox), the state writes, then the
+   ``seen:<id>`` marker;
+5. publish the outputs; once Kafka acknowledged all of them, delete ``out:<id>``.
+
+A changelog partition is written in order by one idempotent producer, so if any
+later write of step 4 survived a crash, the outbox entry did too: on recovery every
+``out:`` entry still present is published again. Output ids are deterministic
+(``schemas.envelope.derived_event_id``), so consumers drop the repeats. If the
+marker did not survive, the record is handled again on top of whatever state did;
+handlers are written to converge (they compute state to reach, not increments).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+from faust.types import EventT, TableT
+
+from eventbus.deadletter import dead_letter_headers, dead_letter_topic
+from schemas.codec import Decoded, DecodeError, decode, encode
+from schemas.events.base import Event
+
+log = logging.getLogger(__name__)
+
+SEEN = "seen:"
+OUTBOX = "out:"
+_DELETED = object()
+
+
+@dataclass(frozen=True)
+class Output:
+    """An event a handler wants published. ``event_id`` must be deterministic: the
+    same decision, made again after a crash, must carry the same id."""
+
+    topic: str
+    event: Event
+    event_id: str
+    partition: int | None = None
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class Context:
+    topic: str
+    partition: int
+    offset: int
+    partitions: int
+
+
+class StateTx:
+    """The table as one record's handler sees it: reads see this record's own
+    writes, which reach the table only when the stage commits them."""
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+        self._writes: dict[str, Any] = {}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key in self._writes:
+            value = self._writes[key]
+            return default if value is _DELETED else value
+        return self._table.get(key, default)
+
+    def __contains__(self, key: str) -> bool:
+        return self.get(key, _DELETED) is not _DELETED
+
+    def set(self, key: str, value: Any) -> None:
+        if key.startswith((SEEN, OUTBOX)):
+            raise ValueError(f"{key!r}: prefix reserved for the stage")
+        self._writes[key] = value
+
+    def delete(self, key: str) -> None:
+        self._writes[key] = _DELETED
+
+    def writes(self) -> Iterator[tuple[str, Any]]:
+        for key, value in self._writes.items():
+            if value is _DELETED or self._table.get(key, _DELETED) != value:
+                yield key, value
+
+
+Handler = Callable[[StateTx, Decoded, Context], Iterable[Output]]
+
+
+def _headers(raw: Any) -> list[tuple[str, bytes]]:
+    """faust hands headers over as a list of pairs or a mapping."""
+    pairs = raw.items() if hasattr(raw, "items") else (raw or [])
+    return [(str(k), v if isinstance(v, bytes) else str(v).encode()) for k, v in pairs]
+
+
+class SecondaryIndex:
+    """An in-memory index over the table's values under one key prefix, e.g. the
+    vacancies of each destination. Never stored: the stage keeps it current on
+    every write and rebuilds it from the table after recovery."""
+
+    def __init__(self, prefix: str, field: Callable[[Any], Iterable[str]]) -> None:
+        self.prefix = prefix
+        self.field = field
+        self._keys: dict[str, set[str]] = {}
+
+    def clear(self) -> None:
+        self._keys.clear()
+
+    def apply(self, key: str, old: Any, new: Any) -> None:
+        if not key.startswith(self.prefix):
+            return
+        if old is not None:
+            for term in self.field(old):
+                bucket = self._keys.get(term)
+                if bucket is not None:
+                    bucket.discard(key)
+                    if not bucket:
+                        del self._keys[term]
+        if new is not None:
+            for term in self.field(new):
+                self._keys.setdefault(term, set()).add(key)
+
+    def keys(self, term: str) -> set[str]:
+        return set(self._keys.get(term, ()))
+
+
+@dataclass
+class StageStats:
+    processed: int = 0
+    duplicates: int = 0
+    dead_letters: int = 0
+    outputs: int = 0
+    resent: int = 0
+
+
+@dataclass
+class Stage:
+    """Binds input topics to a handler and a table. Build it in the composition root,
+    then :meth:`install` it on the app (creates the agent)."""
+
+    app: faust.App
+    name: str
+    source: str
+    topics: tuple[str, ...]
+    handler: Handler
+    table: TableT
+    partitions: int = 6
+    indexes: tuple[SecondaryIndex, ...] = ()
+    dedup_retention_s: float = 7 * 24 * 3600
+    stats: StageStats = field(default_factory=StageStats)
+    _seen_order: deque[tuple[float, str, int]] = field(default_factory=deque)
+
+    def install(self) -> None:
+        channel = self.app.topic(*self.topics, key_type=bytes, value_type=bytes,
+                                 key_serializer="raw", value_serializer="raw")
+
+        async def agent(stream: faust.StreamT) -> None:
+            async for event in stream.events():
+                await self.process(event)
+
+        agent.__name__ = f"{self.name}_agent"
+        agent.__qualname__ = agent.__name__
+        self.app.agent(channel, name=f"{self.name}", concurrency=1)(agent)
+        self.table.on_recover(self.recover)
+        self.app.timer(interval=300.0)(self.prune_seen)
+
+    async def process(self, event: EventT) -> None:
+        msg = event.message
+        ctx = Context(msg.topic, msg.partition, msg.offset, self.partitions)
+        headers = _headers(msg.headers)
+        try:
+            decoded = decode(event.value, headers)
+        except DecodeError as exc:
+            await self._dead_letter(event, headers, exc.reason, ctx)
+            return
+        # per partition: a broadcast reaches every partition with the same event id
+        seen_key = f"{SEEN}{ctx.partition}:{decoded.envelope.id}"
+        if seen_key in self.table.data:
+            self.stats.duplicates += 1
+            return
+        tx = StateTx(self.table)
+        try:
+            outputs = list(self.handler(tx, decoded, ctx))
+        except Exception as exc:  # a handler bug must not wedge the partition
+            log.exception("handler failed", extra={"event_id": decoded.envelope.id,
+                                                   "event_type": decoded.envelope.type})
+            await self._dead_letter(event, headers, f"handler error: {exc!r}", ctx)
+            return
+        records = [self._record(o, decoded.envelope.id) for o in outputs]
+        outbox_key = OUTBOX + decoded.envelope.id
+        if records:
+            self._write(ctx.partition, outbox_key, {"p": ctx.partition, "records": records})
+        for key, value in tx.writes():
+            self._write(ctx.partition, key, None if value is _DELETED else value)
+        now = time.time()
+        self._write(ctx.partition, seen_key, {"p": ctx.partition, "t": now})
+        self._seen_order.append((now, seen_key, ctx.partition))
+        self.stats.processed += 1
+        if records:
+            self.stats.outputs += len(records)
+            await self._publish(outbox_key, ctx.partition, records)
+
+    def _write(self, partition: int, key: str, value: Any) -> None:
+        data = self.table.data
+        old = data.get(key)
+        if value is None:
+            data.pop(key, None)
+            self.table.send_changelog(partition, key, None, value_serializer="raw")
+        else:
+            data[key] = value
+            self.table.send_changelog(partition, key, value)
+        # the memory store forgets a revoked partition's keys by this map; it only
+        # fills it during recovery, so record live writes too
+        key_partition = getattr(data, "_key_partition", None)
+        if key_partition is not None:
+            if value is None:
+                key_partition.pop(key, None)
+            else:
+                key_partition[key] = partition
+        for index in self.indexes:
+            index.apply(key, old, value)
+
+    def _record(self, out: Output, cause: str) -> dict[str, Any]:
+        enc = encode(out.event, source=self.source, event_id=out.event_id, causation_id=cause)
+        return {
+            "topic": out.topic,
+            "key": out.key if out.key is not None else enc.key.decode(),
+            "partition": out.partition,
+            "value": enc.value.decode(),
+            "headers": [[k, v.decode()] for k, v in enc.headers],
+        }
+
+    async def _publish(self, outbox_key: str, partition: int,
+                       records: list[dict[str, Any]]) -> None:
+        producer = self.app.producer
+        futures: list[asyncio.Future[Any]] = []
+        for r in records:
+            fut = await producer.send(
+                r["topic"], r["key"].encode(), r["value"].encode(), r["partition"],
+                None, [(k, v.encode()) for k, v in r["headers"]],
+            )
+            futures.append(asyncio.ensure_future(fut))
+
+        def done(_: Any) -> None:
+            delivered = all(f.done() and not f.cancelled() and f.exception() is None
+                            for f in futures)
+            if delivered and outbox_key in self.table.data:
+                self._write(partition, outbox_key, None)
+
+        gathered = asyncio.gather(*futures, return_exceptions=True)
+        gathered.add_done_callback(done)
+
+    async def _dead_letter(self, event: EventT, headers: list[tuple[str, bytes]], reason: str,
+                           ctx: Context) -> None:
+        self.stats.dead_letters += 1
+        log.warning("dead-lettered a record", extra={
+            "topic": ctx.topic, "partition": ctx.partition, "offset": ctx.offset,
+            "reason": reason[:300]})
+        await self.app.producer.send(
+            dead_letter_topic(ctx.topic), event.key, event.value, ctx.partition, None,
+            dead_letter_headers(headers, error=reason, topic=ctx.topic,
+                                partition=ctx.partition, offset=ctx.offset,
+                                consumer=self.name),
+        )
+
+    async def recover(self) -> None:
+        """After recovery: publish every outbox entry a crash left, rebuild the
+        order in which ``seen`` markers expire."""
+        assigned = {tp.partition for tp in self.app.assignor.assigned_actives()
+                    if tp.topic in self.topics}
+        self._seen_order.clear()
+        for index in self.indexes:
+            index.clear()
+        pending = []
+        markers = []
+        for key, value in list(self.table.data.items()):
+            for index in self.indexes:
+                index.apply(key, None, value)
+            if not isinstance(value, dict) or value.get("p") not in assigned:
+                continue
+            if key.startswith(OUTBOX):
+                pending.append((key, value))
+            elif key.startswith(SEEN):
+                markers.append((float(value.get("t", 0)), key, int(value["p"])))
+        self._seen_order.extend(sorted(markers))
+        for key, value in pending:
+            self.stats.resent += len(value["records"])
+            await self._publish(key, int(value["p"]), value["records"])
+        if pending:
+            log.info("re-published outbox entries left by a crash",
+                     extra={"stage": self.name, "entries": len(pending)})
+
+    async def prune_seen(self) -> None:
+        cutoff = time.time() - self.dedup_retention_s
+        while self._seen_order and self._seen_order[0][0] < cutoff:
+            _, key, partition = self._seen_order.popleft()
+            if key in self.table.data:
+                self._write(partition, key, None)
+

@@ -1,0 +1,47 @@
+"""Labour agreements: the table, the API bodies."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import ConfigDict
+from sqlalchemy import Date, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from schemas.codes import Id
+from schemas.events.agreements import AgreementTerms
+from services.gateway.database.core import Base, utcnow
+
+
+class AgreementStatus(StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+
+
+class Agreement(Base):
+    __tablename__ = "agreements"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    origin_country: Mapped[str] = mapped_column(String(2))
+    destination_country: Mapped[str] = mapped_column(String(2), index=True)
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_until: Mapped[date] = mapped_column(Date)
+    terms: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16), default=AgreementStatus.ACTIVE.value)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class AgreementCreate(AgreementTerms):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    agreement_id: Id | None = None
+
+
+class AgreementRead(AgreementTerms):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    agreement_id: str
+    status: AgreementStatus
+

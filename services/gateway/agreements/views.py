@@ -1,0 +1,58 @@
+"""Agreement routes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from services.gateway.agreements import service
+from services.gateway.agreements.models import (
+    AgreementCreate,
+    AgreementRead,
+    AgreementStatus,
+)
+from services.gateway.deps import AdminUser, CurrentUser, SessionDep, SettingsDep
+from services.gateway.errors import responses
+from services.gateway.pagination import Page, PageDep
+from services.gateway.replies import Accepted
+
+router = APIRouter(prefix="/agreements", tags=["agreements"])
+
+
+@router.post("", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED,
+             responses=responses(401, 403, 409, 422))
+def create_agreement(agreement_in: AgreementCreate, admin: AdminUser, db_session: SessionDep,
+                     settings: SettingsDep) -> Accepted:
+    row = service.create(db_session=db_session, agreement_in=agreement_in,
+                         topic_prefix=settings.topic_prefix)
+    return Accepted(id=row.id, status=row.status)
+
+
+@router.post("/{agreement_id}/suspend", response_model=Accepted,
+             status_code=status.HTTP_202_ACCEPTED, responses=responses(401, 403, 404))
+def suspend_agreement(agreement_id: str, admin: AdminUser, db_session: SessionDep,
+                      settings: SettingsDep) -> Accepted:
+    row = service.set_status(db_session=db_session, agreement_id=agreement_id,
+                             status=AgreementStatus.SUSPENDED, topic_prefix=settings.topic_prefix)
+    return Accepted(id=row.id, status=row.status)
+
+
+@router.post("/{agreement_id}/resume", response_model=Accepted,
+             status_code=status.HTTP_202_ACCEPTED, responses=responses(401, 403, 404))
+def resume_agreement(agreement_id: str, admin: AdminUser, db_session: SessionDep,
+                     settings: SettingsDep) -> Accepted:
+    row = service.set_status(db_session=db_session, agreement_id=agreement_id,
+                             status=AgreementStatus.ACTIVE, topic_prefix=settings.topic_prefix)
+    return Accepted(id=row.id, status=row.status)
+
+
+@router.get("", response_model=Page[AgreementRead], responses=responses(401, 422))
+def list_agreements(user: CurrentUser, db_session: SessionDep,
+                    page: PageDep) -> Page[AgreementRead]:
+    rows, total = service.list_all(db_session=db_session, limit=page.limit, offset=page.offset)
+    return Page(items=[service.read(r) for r in rows], total=total, limit=page.limit,
+                offset=page.offset)
+
+
+@router.get("/{agreement_id}", response_model=AgreementRead, responses=responses(401, 404))
+def get_agreement(agreement_id: str, user: CurrentUser, db_session: SessionDep) -> AgreementRead:
+    return service.read(service.get(db_session=db_session, agreement_id=agreement_id))

@@ -1,0 +1,70 @@
+"""Composition root of the HTTP API: ``create_app(settings)`` wires the database,
+the signing key, metrics and routes into a FastAPI app. Nothing happens at import;
+tests build their own app with their own settings."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+
+from services.gateway import errors
+from services.gateway.agreements.views import router as agreements
+from services.gateway.auth import service as users
+from services.gateway.auth.views import router as auth
+from services.gateway.database.core import make_engine, make_sessionmaker
+from services.gateway.employers.views import router as employers
+from services.gateway.ops.guard import BodyGuard
+from services.gateway.ops.metrics import Metrics, MetricsMiddleware
+from services.gateway.ops.views import router as ops
+from services.gateway.settings import GatewaySettings
+from services.gateway.vacancies.views import router as vacancies
+
+API_PREFIX = "/api/v1"
+
+
+def api_router() -> APIRouter:
+    api = APIRouter(prefix=API_PREFIX)
+    for router in (auth, agreements, employers, vacancies):
+        api.include_router(router)
+    return api
+
+
+def create_app(settings: GatewaySettings) -> FastAPI:
+    if settings.database_url.startswith("sqlite:///"):
+        Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(
+            parents=True, exist_ok=True)
+    engine = make_engine(settings.database_url)
+    sessions = make_sessionmaker(engine)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        with sessions() as session:
+            users.ensure_first_admin(
+                db_session=session, username=settings.admin_user,
+                password=settings.admin_password.get_secret_value()
+                if settings.admin_password else None)
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="Circular",
+        version="1.0.0",
+        summary="Legal, fair, circular labour migration",
+        description="Labour agreements, vacancies, workers, matches, placements and "
+        "reintegration. Writes that go through Kafka answer 202; reads are eventually "
+        "consistent.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.sessions = sessions
+    app.state.signing_key = settings.signing_key()
+    app.state.metrics = Metrics(sessions)
+    errors.install(app)
+    app.include_router(ops)
+    app.include_router(api_router())
+    app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    return app

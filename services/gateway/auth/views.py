@@ -1,0 +1,41 @@
+"""``POST /auth/token`` (OAuth2 password flow) and ``POST /users``."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, status
+from fastapi.security import OAuth2PasswordRequestForm
+
+from services.gateway.auth import service
+from services.gateway.auth.models import Role, Token, UserCreate, UserRead
+from services.gateway.auth.security import issue
+from services.gateway.deps import AdminUser, SessionDep, SettingsDep
+from services.gateway.errors import Unauthorized, Unprocessable, responses
+
+router = APIRouter(tags=["auth"])
+
+
+@router.post("/auth/token", response_model=Token, responses=responses(401, 422))
+def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()],
+          db_session: SessionDep, settings: SettingsDep) -> Token:
+    principal = service.authenticate(db_session=db_session, username=form.username,
+                                     password=form.password)
+    if principal is None:
+        raise Unauthorized("Wrong username or password")
+    ttl = timedelta(minutes=settings.jwt_ttl_minutes)
+    return Token(access_token=issue(principal, request.app.state.signing_key, ttl),
+                 expires_in=int(ttl.total_seconds()))
+
+
+@router.post("/users", response_model=UserRead, status_code=status.HTTP_201_CREATED,
+             responses=responses(401, 403, 409, 422))
+def create_user(user_in: UserCreate, admin: AdminUser, db_session: SessionDep) -> UserRead:
+    if user_in.role is Role.EMPLOYER and not user_in.employer_id:
+        raise Unprocessable("An employer user needs an employer_id")
+    if user_in.role is Role.WORKER and not user_in.worker_id:
+        raise Unprocessable("A worker user needs a worker_id")
+    user = service.create(db_session=db_session, user_in=user_in)
+    db_session.commit()
+    return UserRead.model_validate(user)

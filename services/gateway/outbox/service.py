@@ -1,0 +1,34 @@
+"""Adding events to the outbox, inside the caller's transaction."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from schemas.codec import encode
+from schemas.events.base import Event
+from schemas.topics import topic_for
+from services.gateway.outbox.models import OutboxRecord
+
+SOURCE = "/circular/gateway"
+
+
+def add(*, db_session: Session, event: Event, topic_prefix: str,
+        causation_id: str | None = None) -> str:
+    """Stage ``event`` for publication with the caller's transaction; returns its id."""
+    enc = encode(event, source=SOURCE, causation_id=causation_id)
+    db_session.add(OutboxRecord(
+        event_id=enc.envelope.id,
+        event_type=event.type,
+        topic=topic_prefix + topic_for(type(event)).name,
+        key=enc.key.decode(),
+        value=enc.value.decode(),
+        headers=[[k, v.decode()] for k, v in enc.headers],
+    ))
+    return enc.envelope.id
+
+
+def backlog(*, db_session: Session) -> int:
+    return db_session.scalar(
+        select(func.count()).select_from(OutboxRecord).where(OutboxRecord.published_at.is_(None))
+    ) or 0

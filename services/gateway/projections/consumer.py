@@ -1,0 +1,127 @@
+"""The projector: reads the matcher's and tracker's topics and folds each event into
+the read models, one database transaction per poll, each event applied at most once
+(``processed_events``). Offsets are committed after the database commit; a record
+that does not decode goes to its dead-letter topic and the projector goes on.
+
+    python -m services.gateway projector
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+
+from kafka import KafkaConsumer, KafkaProducer
+from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import KafkaError
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from eventbus.deadletter import dead_letter_headers, dead_letter_topic
+from schemas.codec import Decoded, DecodeError, decode
+from schemas.events.base import Event
+from services.gateway.projections.models import ProcessedEvent
+
+log = logging.getLogger(__name__)
+
+Projection = Callable[[Session, Decoded], None]
+CONSUMER_NAME = "gateway-projector"
+
+
+class Projector:
+    def __init__(self, *, sessions: sessionmaker[Session], bootstrap: list[str],
+                 topics: list[str], group_id: str,
+                 projections: Mapping[type[Event], Projection]) -> None:
+        self.sessions = sessions
+        self.bootstrap = bootstrap
+        self.topics = topics
+        self.group_id = group_id
+        self.projections = projections
+        self.applied = 0
+        self.dead_letters = 0
+
+    def _consumer(self) -> KafkaConsumer:
+        return KafkaConsumer(
+            *self.topics, bootstrap_servers=self.bootstrap, group_id=self.group_id,
+            client_id=CONSUMER_NAME, enable_auto_commit=False,
+            auto_offset_reset="earliest", max_poll_records=500,
+        )
+
+    def run(self, stop: threading.Event) -> None:
+        consumer: KafkaConsumer | None = None
+        producer: KafkaProducer | None = None
+        log.info("projector started", extra={"topics": self.topics})
+        while not stop.is_set():
+            try:
+                if consumer is None:
+                    consumer = self._consumer()
+                    producer = KafkaProducer(bootstrap_servers=self.bootstrap, acks="all",
+                                             enable_idempotence=True)
+                batch = consumer.poll(timeout_ms=200)
+                if batch:
+                    self.apply_batch(batch, producer)
+                    consumer.commit()
+            except (KafkaError, SQLAlchemyError) as exc:
+                # start again from the last committed offsets
+                log.warning("projector restarting its consumer", extra={"error": repr(exc)})
+                if consumer is not None:
+                    consumer.close(autocommit=False)
+                consumer = None
+                stop.wait(1.0)
+        if consumer is not None:
+            consumer.close(autocommit=False)
+        if producer is not None:
+            producer.close(timeout=5)
+        log.info("projector stopped")
+
+    def apply_batch(self, batch: Mapping[object, list[ConsumerRecord]],
+                    producer: KafkaProducer | None) -> None:
+        with self.sessions() as session:
+            for records in batch.values():
+                for record in records:
+                    self._apply(session, record, producer)
+            session.commit()
+        if producer is not None:
+            producer.flush(timeout=30)
+
+    def _apply(self, session: Session, record: ConsumerRecord,
+               producer: KafkaProducer | None) -> None:
+        headers = [(k, bytes(v)) for k, v in record.headers or []]
+        try:
+            decoded = decode(record.value, headers)
+        except DecodeError as exc:
+            self._dead_letter(record, headers, exc.reason, producer)
+            return
+        projection = self.projections.get(type(decoded.event))
+        if projection is None:
+            return
+        if session.get(ProcessedEvent, decoded.envelope.id) is not None:
+            return
+        try:
+            with session.begin_nested():
+                projection(session, decoded)
+                session.add(ProcessedEvent(
+                    event_id=decoded.envelope.id, event_type=decoded.envelope.type,
+                    topic=record.topic, partition=record.partition, offset=record.offset))
+        except SQLAlchemyError:
+            raise
+        except Exception as exc:  # a projection bug must not stop the read models
+            log.exception("projection failed", extra={"event_id": decoded.envelope.id})
+            self._dead_letter(record, headers, f"projection error: {exc!r}", producer)
+            return
+        self.applied += 1
+
+    def _dead_letter(self, record: ConsumerRecord, headers: list[tuple[str, bytes]],
+                     reason: str, producer: KafkaProducer | None) -> None:
+        self.dead_letters += 1
+        log.warning("dead-lettered a record", extra={
+            "topic": record.topic, "partition": record.partition, "offset": record.offset,
+            "reason": reason[:300]})
+        if producer is not None:
+            producer.send(dead_letter_topic(record.topic), key=record.key, value=record.value,
+                          partition=record.partition,
+                          headers=dead_letter_headers(headers, error=reason, topic=record.topic,
+                                                      partition=record.partition,
+                                                      offset=record.offset,
+                                                      consumer=CONSUMER_NAME))

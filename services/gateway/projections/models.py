@@ -1,0 +1,22 @@
+"""Which events the projector has applied: written in the same transaction as the
+read-model change, so a redelivered event is skipped."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.gateway.database.core import Base, utcnow
+
+
+class ProcessedEvent(Base):
+    __tablename__ = "processed_events"
+
+    event_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    event_type: Mapped[str] = mapped_column(String(100))
+    topic: Mapped[str] = mapped_column(String(200))
+    partition: Mapped[int]
+    offset: Mapped[int]
+    processed_at: Mapped[datetime] = mapped_column(default=utcnow)

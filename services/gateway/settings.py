@@ -1,0 +1,67 @@
+"""Gateway settings, read once at start (prefix ``CIRCULAR_``). No default secrets:
+the first admin comes from the environment, and the JWT secret must be set in
+production (in development one is generated once and kept under ``var/``)."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Annotated, Literal, Self
+
+from pydantic import Field, SecretStr, model_validator
+
+from eventbus.settings import ROOT, KafkaSettings
+
+WEAK_SECRETS = {"changethis", "changeme", "secret", "password", "admin", "admin123",
+                "password123", "letmein", "circular"}
+MIN_PASSWORD = 12
+MIN_JWT_SECRET = 32
+
+
+class GatewaySettings(KafkaSettings):
+    environment: Annotated[Literal["development", "production"], Field(
+        description="production refuses to start without an explicit JWT secret")] = "development"
+    database_url: Annotated[str, Field(
+        description="SQLAlchemy URL; PostgreSQL in production")] = f"sqlite:///{ROOT}/var/circular.db"
+    gateway_host: str = "127.0.0.1"
+    gateway_port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    admin_user: Annotated[str | None, Field(
+        description="Username of the first admin, created at start if missing")] = None
+    admin_password: Annotated[SecretStr | None, Field(
+        description=f"Password of the first admin, at least {MIN_PASSWORD} characters")] = None
+    jwt_secret: Annotated[SecretStr | None, Field(
+        description="HMAC key for access tokens, at least 32 characters")] = None
+    jwt_ttl_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 60
+    clock_control: Annotated[bool, Field(
+        description="Allow admins to publish clock ticks (test deployments only)")] = False
+    outbox_poll_seconds: Annotated[float, Field(gt=0, le=10)] = 0.05
+    max_body_bytes: Annotated[int, Field(ge=1024)] = 1_000_000
+
+    @model_validator(mode="after")
+    def _refuse_weak_secrets(self) -> Self:
+        if (self.admin_user is None) != (self.admin_password is None):
+            raise ValueError("set both CIRCULAR_ADMIN_USER and CIRCULAR_ADMIN_PASSWORD, or neither")
+        if self.admin_password is not None:
+            pw = self.admin_password.get_secret_value()
+            if pw.lower() in WEAK_SECRETS or len(pw) < MIN_PASSWORD:
+                raise ValueError(f"CIRCULAR_ADMIN_PASSWORD is too weak: use {MIN_PASSWORD}+ "
+                                 "characters that are not a well-known default")
+        if self.jwt_secret is not None:
+            key = self.jwt_secret.get_secret_value()
+            if key.lower() in WEAK_SECRETS or len(key) < MIN_JWT_SECRET:
+                raise ValueError(f"CIRCULAR_JWT_SECRET must be {MIN_JWT_SECRET}+ random characters")
+        elif self.environment == "production":
+            raise ValueError("CIRCULAR_JWT_SECRET is required in production")
+        return self
+
+    def signing_key(self) -> str:
+        """The JWT key: the configured one, or (development only) one generated once
+        and kept in ``var/jwt-secret`` so tokens survive restarts."""
+        if self.jwt_secret is not None:
+            return self.jwt_secret.get_secret_value()
+        path = Path(self.var_dir) / "jwt-secret"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_urlsafe(48))
+        return path.read_text().strip()

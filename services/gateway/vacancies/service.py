@@ -1,0 +1,95 @@
+"""Vacancy commands and queries."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from schemas.events import vacancies as ev
+from services.gateway.auth.models import Role
+from services.gateway.auth.security import Principal
+from services.gateway.database.idempotent import is_repeat, new_id, request_hash
+from services.gateway.employers.models import Employer
+from services.gateway.errors import FieldError, Forbidden, NotFound, Unprocessable
+from services.gateway.outbox import service as outbox
+from services.gateway.vacancies.models import Vacancy, VacancyCreate, VacancyRead
+
+
+def read(row: Vacancy) -> VacancyRead:
+    return VacancyRead.model_validate({
+        **row.body, "status": row.status, "violations": row.violations,
+        "agreement_id": row.agreement_id, "positions_filled": row.positions_filled,
+    })
+
+
+def get(*, db_session: Session, vacancy_id: str) -> Vacancy:
+    row = db_session.get(Vacancy, vacancy_id)
+    if row is None:
+        raise NotFound(f"No vacancy {vacancy_id}")
+    return row
+
+
+def check_can_read(user: Principal, row: Vacancy) -> None:
+    if user.role in (Role.ADMIN, Role.RECRUITER):
+        return
+    if user.role == Role.EMPLOYER and user.employer_id == row.employer_id:
+        return
+    raise Forbidden("Only the owning employer, recruiters and admins may see this vacancy")
+
+
+def check_owner_or_admin(user: Principal, employer_id: str) -> None:
+    if user.role == Role.ADMIN:
+        return
+    if user.role == Role.EMPLOYER and user.employer_id == employer_id:
+        return
+    raise Forbidden("Only the employer itself or an admin may do this")
+
+
+def create(*, db_session: Session, vacancy_in: VacancyCreate, user: Principal,
+           topic_prefix: str) -> Vacancy:
+    check_owner_or_admin(user, vacancy_in.employer_id)
+    if db_session.get(Employer, vacancy_in.employer_id) is None:
+        raise Unprocessable("Unknown employer", [FieldError(
+            field="body.employer_id", message="no such employer", type="unknown_id")])
+    vacancy_id = vacancy_in.vacancy_id or new_id("vac")
+    digest = request_hash(vacancy_in, exclude={"vacancy_id"})
+    existing = db_session.get(Vacancy, vacancy_id)
+    if is_repeat(existing, digest, f"Vacancy {vacancy_id}"):
+        check_owner_or_admin(user, existing.employer_id)  # type: ignore[union-attr]
+        return existing  # type: ignore[return-value]
+    posted = ev.VacancyPosted.model_validate(
+        {**vacancy_in.model_dump(mode="json"), "vacancy_id": vacancy_id})
+    row = Vacancy(id=vacancy_id, employer_id=posted.employer_id,
+                  destination_country=posted.destination_country, isco_code=posted.isco_code,
+                  start_date=posted.start_date, positions=posted.positions,
+                  body=posted.model_dump(mode="json"), request_hash=digest)
+    db_session.add(row)
+    outbox.add(db_session=db_session, event=posted, topic_prefix=topic_prefix)
+    db_session.commit()
+    return row
+
+
+def close(*, db_session: Session, vacancy_id: str, user: Principal, topic_prefix: str) -> Vacancy:
+    row = get(db_session=db_session, vacancy_id=vacancy_id)
+    check_owner_or_admin(user, row.employer_id)
+    if not row.closed:
+        row.closed = True
+        outbox.add(db_session=db_session, topic_prefix=topic_prefix,
+                   event=ev.VacancyClosed(vacancy_id=row.id, employer_id=row.employer_id))
+        db_session.commit()
+    return row
+
+
+def list_for(*, db_session: Session, user: Principal, employer_id: str | None, limit: int,
+             offset: int) -> tuple[list[Vacancy], int]:
+    query = select(Vacancy)
+    if user.role == Role.EMPLOYER:
+        query = query.where(Vacancy.employer_id == user.employer_id)
+    elif user.role not in (Role.ADMIN, Role.RECRUITER):
+        raise Forbidden("Workers see vacancies through their matches")
+    if employer_id is not None:
+        query = query.where(Vacancy.employer_id == employer_id)
+    total = db_session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = db_session.scalars(query.order_by(Vacancy.created_at, Vacancy.id)
+                              .limit(limit).offset(offset)).all()
+    return list(rows), total

@@ -1,0 +1,51 @@
+"""Vacancy routes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from services.gateway.deps import CurrentUser, SessionDep, SettingsDep
+from services.gateway.errors import responses
+from services.gateway.pagination import Page, PageDep
+from services.gateway.replies import Accepted
+from services.gateway.vacancies import service
+from services.gateway.vacancies.models import VacancyCreate, VacancyRead
+
+router = APIRouter(prefix="/vacancies", tags=["vacancies"])
+
+
+@router.post("", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED,
+             responses=responses(401, 403, 409, 422))
+def post_vacancy(vacancy_in: VacancyCreate, user: CurrentUser, db_session: SessionDep,
+                 settings: SettingsDep) -> Accepted:
+    row = service.create(db_session=db_session, vacancy_in=vacancy_in, user=user,
+                         topic_prefix=settings.topic_prefix)
+    return Accepted(id=row.id, status=row.status.value)
+
+
+@router.get("", response_model=Page[VacancyRead], responses=responses(401, 403, 422))
+def list_vacancies(user: CurrentUser, db_session: SessionDep, page: PageDep,
+                   employer_id: Annotated[str | None, Query(max_length=64)] = None,
+                   ) -> Page[VacancyRead]:
+    rows, total = service.list_for(db_session=db_session, user=user, employer_id=employer_id,
+                                   limit=page.limit, offset=page.offset)
+    return Page(items=[service.read(r) for r in rows], total=total, limit=page.limit,
+                offset=page.offset)
+
+
+@router.get("/{vacancy_id}", response_model=VacancyRead, responses=responses(401, 403, 404))
+def get_vacancy(vacancy_id: str, user: CurrentUser, db_session: SessionDep) -> VacancyRead:
+    row = service.get(db_session=db_session, vacancy_id=vacancy_id)
+    service.check_can_read(user, row)
+    return service.read(row)
+
+
+@router.post("/{vacancy_id}/close", response_model=Accepted,
+             status_code=status.HTTP_202_ACCEPTED, responses=responses(401, 403, 404))
+def close_vacancy(vacancy_id: str, user: CurrentUser, db_session: SessionDep,
+                  settings: SettingsDep) -> Accepted:
+    row = service.close(db_session=db_session, vacancy_id=vacancy_id, user=user,
+                        topic_prefix=settings.topic_prefix)
+    return Accepted(id=row.id, status=row.status.value)

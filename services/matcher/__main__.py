@@ -1,0 +1,18 @@
+"""``python -m services.matcher``: run one matcher worker until SIGTERM or Ctrl-C."""
+
+from __future__ import annotations
+
+from eventbus.logs import configure
+from eventbus.worker import run_worker
+from services.matcher.bootstrap import build
+from services.matcher.settings import MatcherSettings
+
+
+def main() -> None:
+    settings = MatcherSettings()
+    configure("matcher", settings.log_level)
+    run_worker(build(settings), settings.log_level)
+
+
+if __name__ == "__main__":
+    main()

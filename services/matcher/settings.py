@@ -1,0 +1,16 @@
+"""Matcher settings, read once at start (prefix ``CIRCULAR_``)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from eventbus.settings import KafkaSettings
+
+
+class MatcherSettings(KafkaSettings):
+    matcher_web_port: Annotated[int | None, Field(
+        description="Port of the matcher's health page; unset: no web server")] = None
+    dedup_retention_hours: Annotated[float, Field(
+        gt=0, description="How long processed event ids are remembered")] = 168.0

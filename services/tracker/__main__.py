@@ -1,0 +1,18 @@
+"""``python -m services.tracker``: run one tracker worker until SIGTERM or Ctrl-C."""
+
+from __future__ import annotations
+
+from eventbus.logs import configure
+from eventbus.worker import run_worker
+from services.tracker.bootstrap import build
+from services.tracker.settings import TrackerSettings
+
+
+def main() -> None:
+    settings = TrackerSettings()
+    configure("tracker", settings.log_level)
+    run_worker(build(settings), settings.log_level)
+
+
+if __name__ == "__main__":
+    main()

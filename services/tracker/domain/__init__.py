@@ -1,0 +1,1 @@
+"""Pure tracking rules: no Kafka, no HTTP, no database."""

@@ -1,0 +1,71 @@
+"""Shared fixtures: the session's Kafka broker, a fresh topic namespace per test,
+databases (SQLite and PostgreSQL), and whole systems of service processes."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from eventbus.admin import ensure_topics
+from schemas.topics import catalogue
+from services.gateway.database.migrate import upgrade
+from tests.support.brokers import Broker, session_broker
+from tests.support.postgres import fresh_database, session_postgres
+from tests.support.system import System
+
+DATABASES = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[Broker]:
+    with session_broker() as b:
+        yield b
+
+
+@pytest.fixture
+def topic_prefix(broker: Broker) -> str:
+    """A fresh namespace with every topic of the catalogue created in it."""
+    prefix = f"t{uuid.uuid4().hex[:10]}."
+    report = ensure_topics(broker.bootstrap, catalogue(prefix))
+    assert not report.problems, report.problems
+    return prefix
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str | None]:
+    try:
+        with session_postgres() as url:
+            yield url
+    except FileNotFoundError:
+        if os.environ.get("CIRCULAR_REQUIRE_POSTGRES") == "1":
+            raise
+        yield None
+
+
+@pytest.fixture(params=DATABASES)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty, migrated database: SQLite, then PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'circular.db'}"
+    else:
+        server = request.getfixturevalue("postgres_server")
+        if server is None:
+            pytest.skip("PostgreSQL is not installed here (CI installs it)")
+        url = fresh_database(server)
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+def system(broker: Broker, topic_prefix: str, database_url: str,
+           tmp_path: Path) -> Iterator[System]:
+    sys_ = System(bootstrap=broker.bootstrap, prefix=topic_prefix, database_url=database_url,
+                  var_dir=tmp_path / "var")
+    try:
+        yield sys_
+    finally:
+        sys_.stop()

@@ -1,0 +1,9 @@
+from services.gateway.ops.guard import nesting_depth
+
+
+def test_nesting_depth_counts_structure_not_strings():
+    assert nesting_depth(b'{"a": [1, {"b": 2}]}') == 3
+    assert nesting_depth(b'{"a": "[[[[{{{{"}') == 1
+    assert nesting_depth(b'{"a": "\\"[[["}') == 1
+    assert nesting_depth(b"[" * 1000 + b"]" * 1000) == 1000
+    assert nesting_depth(b"") == 0

@@ -1,0 +1,46 @@
+"""The stage's per-record view of state and its derived indexes."""
+
+from eventbus.stage import SecondaryIndex, StateTx
+
+
+class FakeTable(dict):
+    """Only what StateTx reads: ``get``."""
+
+
+def test_reads_see_own_writes_and_deletes():
+    table = FakeTable({"a": 1, "b": 2})
+    tx = StateTx(table)
+    tx.set("a", 10)
+    tx.delete("b")
+    tx.set("c", 3)
+    assert tx.get("a") == 10 and tx.get("b") is None and tx.get("c") == 3
+    assert "b" not in tx and "c" in tx
+    assert table == {"a": 1, "b": 2}  # nothing reaches the table before commit
+
+
+def test_unchanged_values_are_not_written_again():
+    tx = StateTx(FakeTable({"a": {"x": 1}}))
+    tx.set("a", {"x": 1})
+    tx.set("b", 2)
+    assert dict(tx.writes()) == {"b": 2}
+
+
+def test_reserved_prefixes_are_refused():
+    tx = StateTx(FakeTable())
+    for key in ("seen:1", "out:1"):
+        try:
+            tx.set(key, 1)
+        except ValueError:
+            continue
+        raise AssertionError(key)
+
+
+def test_secondary_index_follows_writes():
+    idx = SecondaryIndex("vac:", lambda v: [v["dest"]])
+    idx.apply("vac:1", None, {"dest": "DE"})
+    idx.apply("vac:2", None, {"dest": "DE"})
+    idx.apply("emp:1", None, {"dest": "DE"})
+    assert idx.keys("DE") == {"vac:1", "vac:2"}
+    idx.apply("vac:1", {"dest": "DE"}, {"dest": "KR"})
+    idx.apply("vac:2", {"dest": "DE"}, None)
+    assert idx.keys("DE") == set() and idx.keys("KR") == {"vac:1"}
