@@ -23,5 +23,5 @@ def configure(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("aiokafka", "kafka", "faust", "mode"):
+    for noisy in ("aiokafka", "kafka", "faust", "mode", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

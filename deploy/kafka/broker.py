@@ -49,7 +49,7 @@ def fetch_jars(version: str = DEFAULT_VERSION, cache: Path | None = None) -> Pat
     tmp = libs.with_name("libs.partial")
     shutil.rmtree(tmp, ignore_errors=True)
     cmd = [
-        "mvn", "-B", "-q", "-f", str(POM), "package",
+        "mvn", "-B", "-q", "-Dstyle.color=never", "-f", str(POM), "package",
         f"-Dkafka.version={version}", f"-Doutput.dir={tmp}",
     ]
     if major(version) >= 4:

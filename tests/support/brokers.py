@@ -6,6 +6,7 @@ on a free port with its own data directory."""
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,3 +45,4 @@ def session_broker() -> Iterator[Broker]:
         yield Broker(broker.bootstrap, "local-jars", version, broker)
     finally:
         broker.stop()
+        shutil.rmtree(data, ignore_errors=True)
