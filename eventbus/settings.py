@@ -22,6 +22,9 @@ class KafkaSettings(BaseSettings):
     kafka_session_timeout_seconds: Annotated[float, Field(
         ge=6, le=300, description="How soon a consumer group notices a dead member and "
         "moves its partitions")] = 10.0
+    shutdown_grace_seconds: Annotated[float, Field(
+        gt=0, le=600, description="How long a stream worker may take to stop after "
+        "SIGTERM before it exits hard")] = 20.0
     topic_prefix: Annotated[str, Field(
         description="Namespace before every topic and consumer group name; tests use a "
         "fresh one each", pattern=r"^[A-Za-z0-9._-]*$")] = ""

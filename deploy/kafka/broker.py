@@ -195,8 +195,9 @@ class LocalBroker:
         out = self.data_dir / "logs" / "format.log"
         with out.open("wb") as fh:
             subprocess.run(
-                self._java("kafka.tools.StorageTool", "format", "-t", cid, "-c", str(cfg),
-                           "--ignore-formatted"),
+                # --cluster-id=: a random id may start with "-" and read as an option
+                self._java("kafka.tools.StorageTool", "format", f"--cluster-id={cid}",
+                           "-c", str(cfg), "--ignore-formatted"),
                 check=True, stdout=fh, stderr=subprocess.STDOUT,
             )
 

@@ -11,7 +11,7 @@ from services.matcher.settings import MatcherSettings
 def main() -> None:
     settings = MatcherSettings()
     configure("matcher", settings.log_level)
-    run_worker(build(settings), settings.log_level)
+    run_worker(build(settings), settings.log_level, settings.shutdown_grace_seconds)
 
 
 if __name__ == "__main__":

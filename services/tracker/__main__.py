@@ -11,7 +11,7 @@ from services.tracker.settings import TrackerSettings
 def main() -> None:
     settings = TrackerSettings()
     configure("tracker", settings.log_level)
-    run_worker(build(settings), settings.log_level)
+    run_worker(build(settings), settings.log_level, settings.shutdown_grace_seconds)
 
 
 if __name__ == "__main__":
