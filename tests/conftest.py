@@ -7,6 +7,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -16,6 +17,9 @@ from services.gateway.database.migrate import upgrade
 from tests.support.brokers import Broker, session_broker
 from tests.support.postgres import fresh_database, session_postgres
 from tests.support.system import System
+
+if TYPE_CHECKING:
+    from tests.support.gateway import Api
 
 DATABASES = ["sqlite", "postgresql"]
 
@@ -69,3 +73,30 @@ def system(broker: Broker, topic_prefix: str, database_url: str,
         yield sys_
     finally:
         sys_.stop()
+
+
+@pytest.fixture
+def api(database_url: str, tmp_path: Path, broker: Broker) -> Iterator[Api]:
+    """The gateway in-process on a migrated database (SQLite, then PostgreSQL), with
+    the session's broker for its readiness check (nothing here publishes)."""
+    from fastapi.testclient import TestClient
+
+    from services.gateway.app import create_app
+    from services.gateway.settings import GatewaySettings
+    from tests.support.gateway import ADMIN, Api
+
+    settings = GatewaySettings(database_url=database_url, admin_user=ADMIN[0],
+                               admin_password=ADMIN[1], jwt_secret="j" * 40,
+                               clock_control=True, var_dir=tmp_path, topic_prefix="api.",
+                               kafka_bootstrap_servers=broker.bootstrap,
+                               password_hash_memory_kib=1024, password_hash_time_cost=1)
+    app = create_app(settings)
+    with TestClient(app) as client:
+        yield Api(client=client, sessions=app.state.sessions)
+
+
+@pytest.fixture
+def world(api: Api) -> dict[str, str]:
+    from tests.support.gateway import build_world
+
+    return build_world(api)

@@ -13,21 +13,29 @@ from fastapi import APIRouter, FastAPI
 from services.gateway import errors
 from services.gateway.agreements.views import router as agreements
 from services.gateway.auth import service as users
+from services.gateway.auth.security import Passwords
 from services.gateway.auth.views import router as auth
+from services.gateway.clock.views import router as clock
 from services.gateway.database.core import make_engine, make_sessionmaker
 from services.gateway.employers.views import router as employers
+from services.gateway.matches.views import router as matches
 from services.gateway.ops.guard import BodyGuard
 from services.gateway.ops.metrics import Metrics, MetricsMiddleware
 from services.gateway.ops.views import router as ops
+from services.gateway.placements.views import router as placements
 from services.gateway.settings import GatewaySettings
+from services.gateway.stats.views import router as stats
+from services.gateway.triggers.views import router as triggers
 from services.gateway.vacancies.views import router as vacancies
+from services.gateway.workers.views import router as workers
 
 API_PREFIX = "/api/v1"
 
 
 def api_router() -> APIRouter:
     api = APIRouter(prefix=API_PREFIX)
-    for router in (auth, agreements, employers, vacancies):
+    for router in (auth, agreements, employers, vacancies, workers, matches, placements,
+                   triggers, stats, clock):
         api.include_router(router)
     return api
 
@@ -38,6 +46,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             parents=True, exist_ok=True)
     engine = make_engine(settings.database_url)
     sessions = make_sessionmaker(engine)
+    passwords = Passwords(settings.password_hash_memory_kib, settings.password_hash_time_cost)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -45,7 +54,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             users.ensure_first_admin(
                 db_session=session, username=settings.admin_user,
                 password=settings.admin_password.get_secret_value()
-                if settings.admin_password else None)
+                if settings.admin_password else None, passwords=passwords)
         yield
         engine.dispose()
 
@@ -61,6 +70,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.state.settings = settings
     app.state.sessions = sessions
     app.state.signing_key = settings.signing_key()
+    app.state.passwords = passwords
     app.state.metrics = Metrics(sessions)
     errors.install(app)
     app.include_router(ops)

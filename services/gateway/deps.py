@@ -11,7 +11,7 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
-from services.gateway.auth.models import Role
+from services.gateway.auth.models import Role, User
 from services.gateway.auth.security import Principal, TokenError, verify
 from services.gateway.errors import Forbidden, Unauthorized
 from services.gateway.settings import GatewaySettings
@@ -38,12 +38,25 @@ def current_principal(request: Request,
     if not token:
         raise Unauthorized("Sign in first: send a bearer token")
     try:
-        return verify(token, request.app.state.signing_key)
+        principal = verify(token, request.app.state.signing_key)
     except TokenError:
         raise Unauthorized("The token is invalid or expired") from None
+    with request.app.state.sessions() as session:
+        if session.get(User, principal.user_id) is None:  # deleted, e.g. by erasure
+            raise Unauthorized("The account behind this token no longer exists")
+    return principal
 
 
 CurrentUser = Annotated[Principal, Depends(current_principal)]
+
+
+def optional_principal(request: Request,
+                       token: Annotated[str | None, Depends(oauth2)]) -> Principal | None:
+    """The caller if a token was sent (a bad one is still 401), else None."""
+    return current_principal(request, token) if token else None
+
+
+MaybeUser = Annotated[Principal | None, Depends(optional_principal)]
 
 
 def require(*roles: Role) -> Callable[[Principal], Principal]:
@@ -58,3 +71,5 @@ def require(*roles: Role) -> Callable[[Principal], Principal]:
 
 
 AdminUser = Annotated[Principal, Depends(require(Role.ADMIN))]
+RecruiterUser = Annotated[Principal, Depends(require(Role.RECRUITER))]
+StaffUser = Annotated[Principal, Depends(require(Role.ADMIN, Role.RECRUITER))]

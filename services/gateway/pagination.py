@@ -1,4 +1,5 @@
-"""Offset pagination with a bounded limit, for every list route."""
+"""Query parameters of the list routes: offset pagination with a bounded limit, and
+id filters that accept only well-formed ids."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ def page_params(
 
 
 PageDep = Annotated[PageParams, Depends(page_params)]
+IdFilter = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$",
+                                       description="an id")]
 
 
 class Page(BaseModel, Generic[T]):

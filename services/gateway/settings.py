@@ -32,6 +32,10 @@ class GatewaySettings(KafkaSettings):
     jwt_secret: Annotated[SecretStr | None, Field(
         description="HMAC key for access tokens, at least 32 characters")] = None
     jwt_ttl_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 60
+    password_hash_memory_kib: Annotated[int, Field(
+        ge=1024, description="argon2id memory cost per password hash (KiB)")] = 65536
+    password_hash_time_cost: Annotated[int, Field(
+        ge=1, description="argon2id iterations per password hash")] = 3
     clock_control: Annotated[bool, Field(
         description="Allow admins to publish clock ticks (test deployments only)")] = False
     outbox_poll_seconds: Annotated[float, Field(gt=0, le=10)] = 0.05

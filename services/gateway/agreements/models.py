@@ -6,7 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import ConfigDict
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Date, String
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -45,3 +45,22 @@ class AgreementRead(AgreementTerms):
     agreement_id: str
     status: AgreementStatus
 
+
+
+class QuotaUsage(Base):
+    """Used places per agreement, occupation and year, as the matcher counts them."""
+
+    __tablename__ = "quota_usage"
+
+    agreement_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    isco_code: Mapped[str] = mapped_column(String(4), primary_key=True)
+    year: Mapped[int] = mapped_column(primary_key=True)
+    annual_quota: Mapped[int]
+    used: Mapped[int]
+
+
+class QuotaRead(BaseModel):
+    isco_code: str
+    annual_quota: int
+    used: int
+    remaining: int

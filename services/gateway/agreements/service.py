@@ -11,6 +11,8 @@ from services.gateway.agreements.models import (
     AgreementCreate,
     AgreementRead,
     AgreementStatus,
+    QuotaRead,
+    QuotaUsage,
 )
 from services.gateway.database.idempotent import is_repeat, new_id, request_hash
 from services.gateway.errors import NotFound
@@ -64,3 +66,18 @@ def list_all(*, db_session: Session, limit: int, offset: int) -> tuple[list[Agre
     rows = db_session.scalars(select(Agreement).order_by(Agreement.created_at, Agreement.id)
                               .limit(limit).offset(offset)).all()
     return list(rows), total
+
+
+def quota(*, db_session: Session, agreement_id: str, year: int) -> list[QuotaRead]:
+    """Each covered occupation's quota for ``year``, as the matcher last counted it."""
+    row = get(db_session=db_session, agreement_id=agreement_id)
+    used = {u.isco_code: u.used for u in db_session.scalars(
+        select(QuotaUsage).where(QuotaUsage.agreement_id == agreement_id,
+                                 QuotaUsage.year == year))}
+    out = []
+    for occupation in row.terms["occupations"]:
+        annual = int(occupation["annual_quota"])
+        taken = used.get(occupation["isco_code"], 0)
+        out.append(QuotaRead(isco_code=occupation["isco_code"], annual_quota=annual, used=taken,
+                             remaining=max(0, annual - taken)))
+    return out

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
 
 from services.gateway.agreements import service
 from services.gateway.agreements.models import (
     AgreementCreate,
     AgreementRead,
     AgreementStatus,
+    QuotaRead,
 )
-from services.gateway.deps import AdminUser, CurrentUser, SessionDep, SettingsDep
+from services.gateway.clock import service as clock
+from services.gateway.deps import AdminUser, CurrentUser, SessionDep, SettingsDep, StaffUser
 from services.gateway.errors import responses
 from services.gateway.pagination import Page, PageDep
 from services.gateway.replies import Accepted
@@ -56,3 +60,14 @@ def list_agreements(user: CurrentUser, db_session: SessionDep,
 @router.get("/{agreement_id}", response_model=AgreementRead, responses=responses(401, 404))
 def get_agreement(agreement_id: str, user: CurrentUser, db_session: SessionDep) -> AgreementRead:
     return service.read(service.get(db_session=db_session, agreement_id=agreement_id))
+
+
+@router.get("/{agreement_id}/quota", response_model=list[QuotaRead],
+            responses=responses(401, 403, 404, 422))
+def agreement_quota(agreement_id: str, user: StaffUser, db_session: SessionDep,
+                    year: Annotated[int | None, Query(ge=2000, le=2200)] = None,
+                    ) -> list[QuotaRead]:
+    """Used and remaining places per covered occupation for a calendar year of vacancy
+    start dates (default: this year)."""
+    year = year or clock.today(db_session=db_session).year
+    return service.quota(db_session=db_session, agreement_id=agreement_id, year=year)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import String
@@ -38,6 +38,8 @@ Password = Annotated[str, StringConstraints(min_length=12, max_length=128)]
 
 
 class UserCreate(BaseModel):
+    """Internal form of a new user (any role)."""
+
     model_config = ConfigDict(extra="forbid")
 
     username: Username
@@ -45,6 +47,30 @@ class UserCreate(BaseModel):
     role: Role
     employer_id: Id | None = None
     worker_id: Id | None = None
+
+
+class _NewUser(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: Username
+    password: Password
+
+
+class NewStaff(_NewUser):
+    role: Literal[Role.ADMIN, Role.RECRUITER]
+
+
+class NewEmployerUser(_NewUser):
+    role: Literal[Role.EMPLOYER]
+    employer_id: Id
+
+
+class NewWorkerUser(_NewUser):
+    role: Literal[Role.WORKER]
+    worker_id: Id
+
+
+#: ``POST /users``: an employer's user names its employer, a worker's user its worker
+NewUser = Annotated[NewStaff | NewEmployerUser | NewWorkerUser, Field(discriminator="role")]
 
 
 class UserRead(BaseModel):

@@ -15,20 +15,25 @@ ALGORITHM = "HS256"
 ISSUER = "circular-gateway"
 AUDIENCE = "circular-api"
 
-_hasher = PasswordHasher()
-# compared against when the user does not exist, so timing does not tell
-_DUMMY_HASH = _hasher.hash("not-a-real-password-0000")
 
 
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+class Passwords:
+    """argon2id hashing with the deployment's cost (memory in KiB, iterations)."""
 
+    def __init__(self, memory_kib: int = 65536, time_cost: int = 3) -> None:
+        self._hasher = PasswordHasher(memory_cost=memory_kib, time_cost=time_cost)
+        # compared against when the user does not exist, so timing does not tell
+        self._dummy = self._hasher.hash("not-a-real-password-0000")
 
-def verify_password(password_hash: str | None, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
-    except (VerificationError, InvalidHashError):
-        return False
+    def hash(self, password: str) -> str:
+        return self._hasher.hash(password)
+
+    def verify(self, password_hash: str | None, password: str) -> bool:
+        try:
+            matched = self._hasher.verify(password_hash or self._dummy, password)
+        except (VerificationError, InvalidHashError):
+            return False
+        return matched and password_hash is not None
 
 
 @dataclass(frozen=True)

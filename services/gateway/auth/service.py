@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.gateway.auth.models import Role, User, UserCreate
-from services.gateway.auth.security import Principal, hash_password, verify_password
+from services.gateway.auth.security import Passwords, Principal
 from services.gateway.errors import Conflict
 
 log = logging.getLogger(__name__)
@@ -19,20 +19,21 @@ def get_by_username(*, db_session: Session, username: str) -> User | None:
     return db_session.scalar(select(User).where(User.username == username))
 
 
-def create(*, db_session: Session, user_in: UserCreate) -> User:
+def create(*, db_session: Session, user_in: UserCreate, passwords: Passwords) -> User:
     """Adds a user to the session (the caller commits)."""
     if get_by_username(db_session=db_session, username=user_in.username) is not None:
         raise Conflict(f"The username {user_in.username} is taken")
     user = User(id="u-" + uuid.uuid4().hex[:20], username=user_in.username,
-                password_hash=hash_password(user_in.password), role=user_in.role.value,
+                password_hash=passwords.hash(user_in.password), role=user_in.role.value,
                 employer_id=user_in.employer_id, worker_id=user_in.worker_id)
     db_session.add(user)
     return user
 
 
-def authenticate(*, db_session: Session, username: str, password: str) -> Principal | None:
+def authenticate(*, db_session: Session, username: str, password: str,
+                 passwords: Passwords) -> Principal | None:
     user = get_by_username(db_session=db_session, username=username)
-    if not verify_password(user.password_hash if user else None, password) or user is None:
+    if not passwords.verify(user.password_hash if user else None, password) or user is None:
         return None
     return principal_of(user)
 
@@ -43,7 +44,7 @@ def principal_of(user: User) -> Principal:
 
 
 def ensure_first_admin(*, db_session: Session, username: str | None,
-                       password: str | None) -> None:
+                       password: str | None, passwords: Passwords) -> None:
     """Create the configured admin if missing; say how to configure one otherwise."""
     if username is None or password is None:
         has_admin = db_session.scalar(select(User.id).where(User.role == Role.ADMIN.value))
@@ -52,7 +53,7 @@ def ensure_first_admin(*, db_session: Session, username: str | None,
                         "CIRCULAR_ADMIN_PASSWORD and restart the gateway to create one")
         return
     if get_by_username(db_session=db_session, username=username) is None:
-        create(db_session=db_session,
+        create(db_session=db_session, passwords=passwords,
                user_in=UserCreate(username=username, password=password, role=Role.ADMIN))
         db_session.commit()
         log.info("created the first admin from the environment")

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from services.gateway.auth import service
-from services.gateway.auth.models import Role, Token, UserCreate, UserRead
+from services.gateway.auth.models import NewUser, Token, UserCreate, UserRead
 from services.gateway.auth.security import issue
 from services.gateway.deps import AdminUser, SessionDep, SettingsDep
-from services.gateway.errors import Unauthorized, Unprocessable, responses
+from services.gateway.errors import Unauthorized, responses
 
 router = APIRouter(tags=["auth"])
 
@@ -21,7 +21,8 @@ router = APIRouter(tags=["auth"])
 def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()],
           db_session: SessionDep, settings: SettingsDep) -> Token:
     principal = service.authenticate(db_session=db_session, username=form.username,
-                                     password=form.password)
+                                     password=form.password,
+                                     passwords=request.app.state.passwords)
     if principal is None:
         raise Unauthorized("Wrong username or password")
     ttl = timedelta(minutes=settings.jwt_ttl_minutes)
@@ -31,11 +32,10 @@ def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()
 
 @router.post("/users", response_model=UserRead, status_code=status.HTTP_201_CREATED,
              responses=responses(401, 403, 409, 422))
-def create_user(user_in: UserCreate, admin: AdminUser, db_session: SessionDep) -> UserRead:
-    if user_in.role is Role.EMPLOYER and not user_in.employer_id:
-        raise Unprocessable("An employer user needs an employer_id")
-    if user_in.role is Role.WORKER and not user_in.worker_id:
-        raise Unprocessable("A worker user needs a worker_id")
-    user = service.create(db_session=db_session, user_in=user_in)
+def create_user(new_user: NewUser, request: Request, admin: AdminUser,
+                db_session: SessionDep) -> UserRead:
+    user_in = UserCreate.model_validate(new_user.model_dump())
+    user = service.create(db_session=db_session, user_in=user_in,
+                          passwords=request.app.state.passwords)
     db_session.commit()
     return UserRead.model_validate(user)

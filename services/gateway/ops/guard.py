@@ -1,10 +1,12 @@
-"""An ASGI guard in front of the API: bodies over the size limit get 413, JSON
-nested deeper than a sane document get 422, before anything parses them."""
+"""An ASGI guard in front of the API: bodies over the size limit get 413; JSON nested
+deeper than a sane document, and NUL characters anywhere (path, query, body; no
+database stores them and no text needs them) get 422, before anything parses them."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -38,7 +40,14 @@ class BodyGuard:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if _has_nul(scope.get("raw_path") or scope["path"].encode()) or _has_nul(
+                scope.get("query_string", b"")):
+            await _reject(send, 422, "validation_error", "NUL characters are not allowed")
+            return
+        if scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
@@ -63,6 +72,9 @@ class BodyGuard:
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
+        if b"\\u0000" in body or _has_nul(body):
+            await _reject(send, 422, "validation_error", "NUL characters are not allowed")
+            return
         if b"json" in headers.get(b"content-type", b"") and nesting_depth(body) > MAX_DEPTH:
             await _reject(send, 422, "validation_error",
                           f"The JSON body is nested deeper than {MAX_DEPTH} levels")
@@ -77,6 +89,11 @@ class BodyGuard:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+def _has_nul(raw: bytes) -> bool:
+    """A NUL byte, raw or percent-encoded (form bodies, paths, query strings)."""
+    return b"\x00" in raw or (b"%00" in raw and b"\x00" in unquote_to_bytes(raw))
 
 
 async def _reject(send: Send, status: int, code: str, message: str) -> None:

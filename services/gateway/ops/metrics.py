@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -23,6 +26,31 @@ class Metrics:
         outbox = Gauge("circular_outbox_backlog", "Outbox rows not yet published",
                        registry=self.registry)
         outbox.set_function(_counted(sessions, backlog))
+        self.registry.register(LagCollector(sessions))
+
+
+class LagCollector(Collector):
+    """The projector's lag per topic, read from the table it keeps, at scrape time."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        from services.gateway.projections.models import ConsumerLag
+
+        family = GaugeMetricFamily("circular_projector_lag_records",
+                                   "Records the projector has yet to read, per topic",
+                                   labels=["topic"])
+        try:
+            with self.sessions() as session:
+                totals: dict[str, int] = {}
+                for row in session.scalars(select(ConsumerLag)):
+                    totals[row.topic] = totals.get(row.topic, 0) + row.lag
+        except Exception:  # a scrape must not fail because the database is down
+            totals = {}
+        for topic, lag in sorted(totals.items()):
+            family.add_metric([topic], float(lag))
+        yield family
 
 
 def _counted(sessions: sessionmaker[Session],
@@ -57,8 +85,17 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, sending)
         finally:
-            route = scope.get("route")
-            path = getattr(route, "path", "unmatched")
+            path = route_template(scope)
             self.metrics.requests.labels(scope["method"], path, str(status)).inc()
             self.metrics.latency.labels(scope["method"], path).observe(
                 time.perf_counter() - started)
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route as a template (``/api/v1/agreements/{agreement_id}``), so
+    labels do not grow with ids; ``unmatched`` when no route matched."""
+    if scope.get("route") is None:
+        return "unmatched"
+    by_value = {str(v): k for k, v in (scope.get("path_params") or {}).items()}
+    parts = [f"{{{by_value[p]}}}" if p in by_value else p for p in scope["path"].split("/")]
+    return "/".join(parts)

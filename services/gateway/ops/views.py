@@ -29,7 +29,8 @@ def _kafka_reachable(request: Request) -> bool:
     ok = False
     try:
         client = KafkaAdminClient(bootstrap_servers=state.settings.bootstrap_list,
-                                  client_id="circular-gateway-readyz", request_timeout_ms=2000)
+                                  client_id="circular-gateway-readyz", request_timeout_ms=2000,
+                                  bootstrap_timeout_ms=2000)
         try:
             client.list_topics()
             ok = True

@@ -9,14 +9,17 @@ from schemas.codec import encode
 from schemas.events.base import Event
 from schemas.topics import topic_for
 from services.gateway.outbox.models import OutboxRecord
+from services.gateway.timeline import service as timeline
 
 SOURCE = "/circular/gateway"
 
 
 def add(*, db_session: Session, event: Event, topic_prefix: str,
         causation_id: str | None = None) -> str:
-    """Stage ``event`` for publication with the caller's transaction; returns its id."""
+    """Stage ``event`` for publication with the caller's transaction (and on its
+    worker's timeline); returns its id."""
     enc = encode(event, source=SOURCE, causation_id=causation_id)
+    timeline.note(db_session=db_session, event=event, envelope=enc.envelope)
     db_session.add(OutboxRecord(
         event_id=enc.envelope.id,
         event_type=event.type,

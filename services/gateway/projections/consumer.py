@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 
 from kafka import KafkaConsumer, KafkaProducer
@@ -21,12 +22,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from eventbus.deadletter import dead_letter_headers, dead_letter_topic
 from schemas.codec import Decoded, DecodeError, decode
 from schemas.events.base import Event
-from services.gateway.projections.models import ProcessedEvent
+from services.gateway.database.core import utcnow
+from services.gateway.projections.models import ConsumerLag, ProcessedEvent
+from services.gateway.timeline import service as timeline
 
 log = logging.getLogger(__name__)
 
 Projection = Callable[[Session, Decoded], None]
 CONSUMER_NAME = "gateway-projector"
+LAG_EVERY_SECONDS = 5.0
 
 
 class Projector:
@@ -51,6 +55,7 @@ class Projector:
     def run(self, stop: threading.Event) -> None:
         consumer: KafkaConsumer | None = None
         producer: KafkaProducer | None = None
+        lag_at = 0.0
         log.info("projector started", extra={"topics": self.topics})
         while not stop.is_set():
             try:
@@ -62,6 +67,9 @@ class Projector:
                 if batch:
                     self.apply_batch(batch, producer)
                     consumer.commit()
+                if time.monotonic() - lag_at > LAG_EVERY_SECONDS:
+                    self.record_lag(consumer)
+                    lag_at = time.monotonic()
             except (KafkaError, SQLAlchemyError) as exc:
                 # start again from the last committed offsets
                 log.warning("projector restarting its consumer", extra={"error": repr(exc)})
@@ -74,6 +82,24 @@ class Projector:
         if producer is not None:
             producer.close(timeout=5)
         log.info("projector stopped")
+
+    def record_lag(self, consumer: KafkaConsumer) -> None:
+        """Store how many records each assigned partition is behind, for /metrics."""
+        lags = {}
+        for tp in consumer.assignment():
+            high = consumer.highwater(tp)
+            if high is not None:
+                lags[(tp.topic, tp.partition)] = max(0, high - consumer.position(tp))
+        if not lags:
+            return
+        with self.sessions() as session:
+            for (topic, partition), lag in lags.items():
+                row = session.get(ConsumerLag, (topic, partition))
+                if row is None:
+                    session.add(ConsumerLag(topic=topic, partition=partition, lag=lag))
+                else:
+                    row.lag, row.updated_at = lag, utcnow()
+            session.commit()
 
     def apply_batch(self, batch: Mapping[object, list[ConsumerRecord]],
                     producer: KafkaProducer | None) -> None:
@@ -93,24 +119,17 @@ class Projector:
         except DecodeError as exc:
             self._dead_letter(record, headers, exc.reason, producer)
             return
-        projection = self.projections.get(type(decoded.event))
-        if projection is None:
-            return
-        if session.get(ProcessedEvent, decoded.envelope.id) is not None:
-            return
         try:
-            with session.begin_nested():
-                projection(session, decoded)
-                session.add(ProcessedEvent(
-                    event_id=decoded.envelope.id, event_type=decoded.envelope.type,
-                    topic=record.topic, partition=record.partition, offset=record.offset))
+            applied = apply_event(session, decoded, self.projections, record.topic,
+                                  record.partition, record.offset)
         except SQLAlchemyError:
             raise
         except Exception as exc:  # a projection bug must not stop the read models
             log.exception("projection failed", extra={"event_id": decoded.envelope.id})
             self._dead_letter(record, headers, f"projection error: {exc!r}", producer)
             return
-        self.applied += 1
+        if applied:
+            self.applied += 1
 
     def _dead_letter(self, record: ConsumerRecord, headers: list[tuple[str, bytes]],
                      reason: str, producer: KafkaProducer | None) -> None:
@@ -125,3 +144,21 @@ class Projector:
                                                       partition=record.partition,
                                                       offset=record.offset,
                                                       consumer=CONSUMER_NAME))
+
+
+def apply_event(session: Session, decoded: Decoded, projections: Mapping[type[Event], Projection],
+                topic: str, partition: int, offset: int) -> bool:
+    """Fold one event into the read models, at most once per event id, in a savepoint of
+    the caller's transaction. Returns False for a repeat or an event nobody projects."""
+    projection = projections.get(type(decoded.event))
+    if projection is None:
+        return False
+    if session.get(ProcessedEvent, decoded.envelope.id) is not None:
+        return False
+    with session.begin_nested():
+        projection(session, decoded)
+        timeline.note(db_session=session, event=decoded.event, envelope=decoded.envelope)
+        session.add(ProcessedEvent(event_id=decoded.envelope.id,
+                                   event_type=decoded.envelope.type,
+                                   topic=topic, partition=partition, offset=offset))
+    return True

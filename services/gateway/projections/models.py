@@ -20,3 +20,14 @@ class ProcessedEvent(Base):
     partition: Mapped[int]
     offset: Mapped[int]
     processed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConsumerLag(Base):
+    """How far the projector is behind each partition it reads, as it last saw."""
+
+    __tablename__ = "consumer_lag"
+
+    topic: Mapped[str] = mapped_column(String(200), primary_key=True)
+    partition: Mapped[int] = mapped_column(primary_key=True)
+    lag: Mapped[int]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, status
 
 from services.gateway.deps import CurrentUser, SessionDep, SettingsDep
 from services.gateway.errors import responses
-from services.gateway.pagination import Page, PageDep
+from services.gateway.pagination import IdFilter, Page, PageDep
 from services.gateway.replies import Accepted
 from services.gateway.vacancies import service
 from services.gateway.vacancies.models import VacancyCreate, VacancyRead
@@ -27,7 +25,7 @@ def post_vacancy(vacancy_in: VacancyCreate, user: CurrentUser, db_session: Sessi
 
 @router.get("", response_model=Page[VacancyRead], responses=responses(401, 403, 422))
 def list_vacancies(user: CurrentUser, db_session: SessionDep, page: PageDep,
-                   employer_id: Annotated[str | None, Query(max_length=64)] = None,
+                   employer_id: IdFilter = None,
                    ) -> Page[VacancyRead]:
     rows, total = service.list_for(db_session=db_session, user=user, employer_id=employer_id,
                                    limit=page.limit, offset=page.offset)

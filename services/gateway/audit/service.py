@@ -1,0 +1,30 @@
+"""Recording reads of personal data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from services.gateway.audit.models import AuditRecord
+from services.gateway.auth.security import Principal
+
+READ_PERSONAL_DATA = "read_personal_data"
+
+
+def record_read(*, db_session: Session, actor: Principal, worker_id: str,
+                fields: Iterable[str], path: str) -> None:
+    """Adds an audit row to the caller's transaction (commit with the response)."""
+    db_session.add(AuditRecord(actor_user_id=actor.user_id, actor_role=actor.role,
+                               action=READ_PERSONAL_DATA, worker_id=worker_id,
+                               fields=sorted(set(fields)), path=path[:300]))
+
+
+def for_worker(*, db_session: Session, worker_id: str, limit: int,
+               offset: int) -> tuple[list[AuditRecord], int]:
+    where = AuditRecord.worker_id == worker_id
+    total = db_session.scalar(select(func.count()).select_from(AuditRecord).where(where)) or 0
+    rows = db_session.scalars(select(AuditRecord).where(where).order_by(AuditRecord.id)
+                              .limit(limit).offset(offset))
+    return list(rows), total

@@ -1,0 +1,170 @@
+"""Match reviews and responses, and what each party may see of matches.
+
+The matcher is the authority on quota and positions; the gateway refuses up front
+(409) what its read model already shows to be impossible, counting approvals it
+has asked for and not yet heard back about."""
+
+from __future__ import annotations
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from schemas.events import matches as ev
+from schemas.events.matches import Decision, MatchStatus, market_key
+from schemas.events.placements import PlacementStatus
+from services.gateway.agreements.models import Agreement, QuotaUsage
+from services.gateway.audit import service as audit
+from services.gateway.auth.models import Role
+from services.gateway.auth.security import Principal
+from services.gateway.errors import Conflict, Forbidden, NotFound
+from services.gateway.matches.models import Match, MatchRead
+from services.gateway.outbox import service as outbox
+from services.gateway.placements.models import Placement
+from services.gateway.vacancies.models import Vacancy, VacancyStatus
+from services.gateway.workers import service as workers
+
+#: what an employer sees of the matches for its vacancies: approved and later
+EMPLOYER_VISIBLE = (MatchStatus.APPROVED, MatchStatus.ACCEPTED, MatchStatus.DECLINED)
+HOLDS_PLACE = (MatchStatus.APPROVED, MatchStatus.ACCEPTED)
+
+
+def get(*, db_session: Session, match_id: str) -> Match:
+    row = db_session.get(Match, match_id)
+    if row is None:
+        raise NotFound(f"No match {match_id}")
+    return row
+
+
+def visible_to(user: Principal) -> Select[Match]:
+    query = select(Match)
+    if user.role in (Role.ADMIN, Role.RECRUITER):
+        return query
+    if user.role == Role.EMPLOYER:
+        return query.where(Match.employer_id == user.employer_id,
+                           (Match.status.in_([s.value for s in EMPLOYER_VISIBLE]))
+                           | (Match.approved_at.is_not(None)))
+    return query.where(Match.worker_id == user.worker_id,
+                       (Match.status.in_([s.value for s in EMPLOYER_VISIBLE]))
+                       | (Match.approved_at.is_not(None)))
+
+
+def listing(*, db_session: Session, user: Principal, status: MatchStatus | None,
+            vacancy_id: str | None, worker_id: str | None, limit: int, offset: int,
+            path: str) -> tuple[list[MatchRead], int]:
+    query = visible_to(user)
+    if status is not None:
+        query = query.where(Match.status == status.value)
+    if vacancy_id is not None:
+        query = query.where(Match.vacancy_id == vacancy_id)
+    if worker_id is not None:
+        query = query.where(Match.worker_id == worker_id)
+    total = db_session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = db_session.scalars(query.order_by(Match.score.desc(), Match.id)
+                              .limit(limit).offset(offset)).all()
+    return [read(db_session=db_session, row=r, user=user, path=path) for r in rows], total
+
+
+def read(*, db_session: Session, row: Match, user: Principal, path: str) -> MatchRead:
+    name = None
+    if (user.role == Role.EMPLOYER and row.status == MatchStatus.ACCEPTED
+            and row.employer_id == user.employer_id):
+        name = workers.name_of(db_session=db_session, worker_id=row.worker_id)
+        if name is not None:
+            audit.record_read(db_session=db_session, actor=user, worker_id=row.worker_id,
+                              fields=["full_name"], path=path)
+            db_session.commit()
+    return MatchRead(match_id=row.id, vacancy_id=row.vacancy_id, worker_id=row.worker_id,
+                     employer_id=row.employer_id, agreement_id=row.agreement_id,
+                     destination_country=row.destination_country, isco_code=row.isco_code,
+                     score=row.score, reasons=row.reasons, status=MatchStatus(row.status),
+                     pending=row.pending, outcome_reason=row.outcome_reason,
+                     candidate_name=name)
+
+
+def _places_taken(db_session: Session, where: object) -> int:
+    held = select(func.count()).select_from(Match).where(
+        where, Match.status.in_([s.value for s in HOLDS_PLACE]))  # type: ignore[arg-type]
+    asked = select(func.count()).select_from(Match).where(
+        where, Match.status == MatchStatus.PROPOSED.value,  # type: ignore[arg-type]
+        Match.pending == Decision.APPROVE.value)
+    return (db_session.scalar(held) or 0) + (db_session.scalar(asked) or 0)
+
+
+def check_room(*, db_session: Session, row: Match, vacancy: Vacancy) -> None:
+    """409 when the vacancy's positions or the agreement's quota for the occupation and
+    the vacancy's start year are used up, counting approvals still in flight."""
+    if _places_taken(db_session, Match.vacancy_id == vacancy.id) >= vacancy.positions:
+        raise Conflict("The vacancy's positions are used up")
+    agreement = db_session.get(Agreement, row.agreement_id)
+    if agreement is None:
+        return
+    occupation = next((o for o in agreement.terms["occupations"]
+                       if o["isco_code"] == row.isco_code), None)
+    if occupation is None:
+        return
+    year = vacancy.start_date.year
+    usage = db_session.get(QuotaUsage, (row.agreement_id, row.isco_code, year))
+    in_flight = db_session.scalar(
+        select(func.count()).select_from(Match).join(Vacancy, Vacancy.id == Match.vacancy_id)
+        .where(Match.agreement_id == row.agreement_id, Match.isco_code == row.isco_code,
+               func.extract("year", Vacancy.start_date) == year,
+               Match.status == MatchStatus.PROPOSED.value,
+               Match.pending == Decision.APPROVE.value)) or 0
+    used = max(usage.used if usage else 0, _quota_held(db_session, row, year)) + in_flight
+    if used >= int(occupation["annual_quota"]):
+        raise Conflict(f"The {year} quota for {row.isco_code} under {row.agreement_id} "
+                       "is used up")
+
+
+def _quota_held(db_session: Session, row: Match, year: int) -> int:
+    return db_session.scalar(
+        select(func.count()).select_from(Match).join(Vacancy, Vacancy.id == Match.vacancy_id)
+        .where(Match.agreement_id == row.agreement_id, Match.isco_code == row.isco_code,
+               func.extract("year", Vacancy.start_date) == year,
+               Match.status.in_([s.value for s in HOLDS_PLACE]))) or 0
+
+
+def review(*, db_session: Session, match_id: str, user: Principal, decision: Decision,
+           reason: str | None, topic_prefix: str) -> Match:
+    row = get(db_session=db_session, match_id=match_id)
+    if row.status != MatchStatus.PROPOSED or row.pending is not None:
+        raise Conflict(f"The match is {row.pending or row.status}; only a proposed match "
+                       "can be reviewed")
+    vacancy = db_session.get(Vacancy, row.vacancy_id)
+    if decision is Decision.APPROVE:
+        if vacancy is None or vacancy.status is not VacancyStatus.OPEN:
+            raise Conflict("The vacancy is not open")
+        check_room(db_session=db_session, row=row, vacancy=vacancy)
+    row.pending = decision.value
+    outbox.add(db_session=db_session, topic_prefix=topic_prefix, event=ev.MatchReviewed(
+        match_id=row.id, vacancy_id=row.vacancy_id, worker_id=row.worker_id,
+        market=market_key(row.destination_country, row.isco_code), decision=decision,
+        reason=reason, reviewed_by=user.user_id))
+    db_session.commit()
+    return row
+
+
+def respond(*, db_session: Session, match_id: str, user: Principal, decision: Decision,
+            topic_prefix: str) -> Match:
+    row = get(db_session=db_session, match_id=match_id)
+    if user.role != Role.WORKER or user.worker_id != row.worker_id:
+        raise Forbidden("Only the worker the match is for may answer it")
+    if row.status != MatchStatus.APPROVED or row.pending is not None:
+        raise Conflict(f"The match is {row.pending or row.status}; only an approved offer "
+                       "can be accepted or declined")
+    if decision is Decision.ACCEPT:
+        returned = select(Placement.match_id).where(
+            Placement.status == PlacementStatus.RETURNED.value)
+        other = db_session.scalar(select(Match.id).where(
+            Match.worker_id == row.worker_id, Match.id != row.id,
+            (Match.status == MatchStatus.ACCEPTED.value)
+            | (Match.pending == Decision.ACCEPT.value),
+            Match.id.not_in(returned)))
+        if other is not None:
+            raise Conflict("You hold another accepted offer that has not ended yet")
+    row.pending = decision.value
+    outbox.add(db_session=db_session, topic_prefix=topic_prefix, event=ev.MatchResponded(
+        match_id=row.id, vacancy_id=row.vacancy_id, worker_id=row.worker_id,
+        market=market_key(row.destination_country, row.isco_code), decision=decision))
+    db_session.commit()
+    return row

@@ -1,0 +1,93 @@
+"""Match routes: listing for each party, recruiter reviews, worker responses."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, status
+
+from schemas.events.matches import Decision, MatchStatus
+from services.gateway.deps import CurrentUser, RecruiterUser, SessionDep, SettingsDep
+from services.gateway.errors import NotFound, responses
+from services.gateway.matches import service
+from services.gateway.matches.models import Match, MatchRead, RejectBody
+from services.gateway.pagination import IdFilter, Page, PageDep
+from services.gateway.replies import Accepted
+from services.gateway.vacancies import service as vacancies
+
+router = APIRouter(tags=["matches"])
+
+
+@router.get("/matches", response_model=Page[MatchRead], responses=responses(401, 422))
+def list_matches(request: Request, user: CurrentUser, db_session: SessionDep, page: PageDep,
+                 status: MatchStatus | None = None, vacancy_id: IdFilter = None,
+                 worker_id: IdFilter = None) -> Page[MatchRead]:
+    """Recruiters and admins see all; an employer the approved and later matches of its
+    vacancies (with the candidate's name once accepted); a worker its own offers."""
+    items, total = service.listing(db_session=db_session, user=user, status=status,
+                                   vacancy_id=vacancy_id, worker_id=worker_id,
+                                   limit=page.limit, offset=page.offset, path=request.url.path)
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.get("/matches/{match_id}", response_model=MatchRead,
+            responses=responses(401, 403, 404))
+def get_match(match_id: str, request: Request, user: CurrentUser,
+              db_session: SessionDep) -> MatchRead:
+    row = db_session.scalar(service.visible_to(user).where(
+        Match.id == match_id))
+    if row is None:
+        raise NotFound(f"No match {match_id}")
+    return service.read(db_session=db_session, row=row, user=user, path=request.url.path)
+
+
+@router.get("/vacancies/{vacancy_id}/matches", response_model=Page[MatchRead],
+            responses=responses(401, 403, 404, 422))
+def vacancy_matches(vacancy_id: str, request: Request, user: CurrentUser,
+                    db_session: SessionDep, page: PageDep,
+                    status: MatchStatus | None = None) -> Page[MatchRead]:
+    vacancy = vacancies.get(db_session=db_session, vacancy_id=vacancy_id)
+    vacancies.check_can_read(user, vacancy)
+    items, total = service.listing(db_session=db_session, user=user, status=status,
+                                   vacancy_id=vacancy_id, worker_id=None, limit=page.limit,
+                                   offset=page.offset, path=request.url.path)
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+def _accepted(row: Match) -> Accepted:
+    return Accepted(id=row.id, status="pending")
+
+
+@router.post("/matches/{match_id}/approve", response_model=Accepted,
+             status_code=status.HTTP_202_ACCEPTED, responses=responses(401, 403, 404, 409))
+def approve_match(match_id: str, user: RecruiterUser, db_session: SessionDep,
+                  settings: SettingsDep) -> Accepted:
+    """Refused with 409 when the vacancy's positions or the quota are used up."""
+    return _accepted(service.review(db_session=db_session, match_id=match_id, user=user,
+                                    decision=Decision.APPROVE, reason=None,
+                                    topic_prefix=settings.topic_prefix))
+
+
+@router.post("/matches/{match_id}/reject", response_model=Accepted,
+             status_code=status.HTTP_202_ACCEPTED, responses=responses(401, 403, 404, 409, 422))
+def reject_match(match_id: str, body: RejectBody, user: RecruiterUser, db_session: SessionDep,
+                 settings: SettingsDep) -> Accepted:
+    return _accepted(service.review(db_session=db_session, match_id=match_id, user=user,
+                                    decision=Decision.REJECT, reason=body.reason,
+                                    topic_prefix=settings.topic_prefix))
+
+
+@router.post("/matches/{match_id}/accept", response_model=Accepted,
+             status_code=status.HTTP_202_ACCEPTED, responses=responses(401, 403, 404, 409))
+def accept_match(match_id: str, user: CurrentUser, db_session: SessionDep,
+                 settings: SettingsDep) -> Accepted:
+    return _accepted(service.respond(db_session=db_session, match_id=match_id, user=user,
+                                     decision=Decision.ACCEPT,
+                                     topic_prefix=settings.topic_prefix))
+
+
+@router.post("/matches/{match_id}/decline", response_model=Accepted,
+             status_code=status.HTTP_202_ACCEPTED, responses=responses(401, 403, 404, 409))
+def decline_match(match_id: str, user: CurrentUser, db_session: SessionDep,
+                  settings: SettingsDep) -> Accepted:
+    return _accepted(service.respond(db_session=db_session, match_id=match_id, user=user,
+                                     decision=Decision.DECLINE,
+                                     topic_prefix=settings.topic_prefix))

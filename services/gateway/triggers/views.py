@@ -1,0 +1,36 @@
+"""Reintegration trigger routes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from schemas.events.triggers import TriggerKind
+from services.gateway.deps import CurrentUser, RecruiterUser, SessionDep, SettingsDep
+from services.gateway.errors import responses
+from services.gateway.pagination import IdFilter, Page, PageDep
+from services.gateway.triggers import service
+from services.gateway.triggers.models import TriggerComplete, TriggerRead, TriggerStatus
+
+router = APIRouter(prefix="/reintegration/triggers", tags=["reintegration"])
+
+
+@router.get("", response_model=Page[TriggerRead], responses=responses(401, 403, 422))
+def list_triggers(user: CurrentUser, db_session: SessionDep, page: PageDep,
+                  worker_id: IdFilter = None,
+                  kind: TriggerKind | None = None,
+                  status: TriggerStatus | None = None) -> Page[TriggerRead]:
+    """Earliest due first."""
+    items, total = service.listing(db_session=db_session, user=user, worker_id=worker_id,
+                                   kind=kind, status=status, limit=page.limit,
+                                   offset=page.offset)
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.post("/{trigger_id}/complete", response_model=TriggerRead,
+             responses=responses(401, 403, 404, 409, 422))
+def complete_trigger(trigger_id: str, body: TriggerComplete, user: RecruiterUser,
+                     db_session: SessionDep, settings: SettingsDep) -> TriggerRead:
+    """The outcome goes on Kafka; a free-text note stays in the gateway's database."""
+    return service.read(service.complete(db_session=db_session, trigger_id=trigger_id,
+                                         body=body, user=user,
+                                         topic_prefix=settings.topic_prefix))

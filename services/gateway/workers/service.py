@@ -1,0 +1,159 @@
+"""Worker commands and queries. Personal data is read only through :func:`read`,
+which records the read in the audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from schemas.events import workers as ev
+from services.gateway.audit import service as audit
+from services.gateway.auth import service as users
+from services.gateway.auth.models import Role, User, UserCreate
+from services.gateway.auth.security import Passwords, Principal
+from services.gateway.database.core import utcnow
+from services.gateway.database.idempotent import is_repeat, new_id, request_hash
+from services.gateway.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    Unprocessable,
+    field_errors,
+)
+from services.gateway.outbox import service as outbox
+from services.gateway.workers.models import (
+    Worker,
+    WorkerCreate,
+    WorkerRead,
+    WorkerStatus,
+    WorkerUpdate,
+)
+
+PERSONAL = ("full_name", "passport_number", "phone", "email", "region", "date_of_birth")
+PROFILE_FIELDS = tuple(ev.WorkerProfile.model_fields)
+KEPT_IN_COLUMNS = {"citizenship", "date_of_birth"}
+
+
+def check_access(user: Principal, worker_id: str) -> None:
+    """The worker itself, recruiters and admins; nobody else learns if it exists."""
+    if user.role in (Role.ADMIN, Role.RECRUITER):
+        return
+    if user.role == Role.WORKER and user.worker_id == worker_id:
+        return
+    raise Forbidden("Only the worker, recruiters and admins may do this")
+
+
+def get(*, db_session: Session, worker_id: str) -> Worker:
+    row = db_session.get(Worker, worker_id)
+    if row is None:
+        raise NotFound(f"No worker {worker_id}")
+    return row
+
+
+def profile_of(row: Worker) -> ev.WorkerProfile:
+    return ev.WorkerProfile.model_validate({**row.profile, "citizenship": row.citizenship,
+                                            "date_of_birth": row.date_of_birth})
+
+
+def read(*, db_session: Session, row: Worker, actor: Principal, path: str) -> WorkerRead:
+    shown = {f: getattr(row, f) for f in PERSONAL}
+    present = [f for f, v in shown.items() if v is not None]
+    if present:
+        audit.record_read(db_session=db_session, actor=actor, worker_id=row.id,
+                          fields=present, path=path)
+        db_session.commit()
+    return WorkerRead.model_validate({**row.profile, "citizenship": row.citizenship,
+                                      "worker_id": row.id, "status": row.status, **shown})
+
+
+def create(*, db_session: Session, worker_in: WorkerCreate, actor: Principal | None,
+           topic_prefix: str, passwords: Passwords) -> Worker:
+    if actor is None and not (worker_in.username and worker_in.password):
+        raise Unauthorized("Sign in, or register yourself with a username and password")
+    if actor is not None and actor.role not in (Role.ADMIN, Role.RECRUITER):
+        raise Forbidden("Workers are registered by themselves, recruiters or admins")
+    if (worker_in.username is None) != (worker_in.password is None):
+        raise Unprocessable("A login needs both username and password", [])
+    worker_id = worker_in.worker_id or new_id("w")
+    digest = request_hash(worker_in, exclude={"worker_id", "password"})
+    existing = db_session.get(Worker, worker_id)
+    if is_repeat(existing, digest, f"Worker {worker_id}"):
+        return existing  # type: ignore[return-value]
+    same_passport = db_session.scalar(select(Worker.id).where(
+        Worker.citizenship == worker_in.citizenship,
+        Worker.passport_number == worker_in.passport_number))
+    if same_passport is not None:
+        raise Conflict("A worker with this passport number is registered already")
+    profile = ev.WorkerProfile.model_validate(worker_in.model_dump(include=set(PROFILE_FIELDS)))
+    row = Worker(id=worker_id, full_name=worker_in.full_name,
+                 date_of_birth=worker_in.date_of_birth,
+                 passport_number=worker_in.passport_number, phone=worker_in.phone,
+                 email=str(worker_in.email) if worker_in.email else None,
+                 region=worker_in.region, citizenship=worker_in.citizenship,
+                 profile=profile.model_dump(mode="json", exclude=KEPT_IN_COLUMNS),
+                 request_hash=digest, created_by=actor.user_id if actor else None)
+    db_session.add(row)
+    if worker_in.username and worker_in.password:
+        users.create(db_session=db_session, passwords=passwords, user_in=UserCreate(
+            username=worker_in.username, password=worker_in.password, role=Role.WORKER,
+            worker_id=worker_id))
+    outbox.add(db_session=db_session, topic_prefix=topic_prefix,
+               event=ev.WorkerRegistered(worker_id=worker_id, **profile.model_dump()))
+    db_session.commit()
+    return row
+
+
+def update(*, db_session: Session, worker_id: str, changes: WorkerUpdate,
+           topic_prefix: str) -> Worker:
+    row = get(db_session=db_session, worker_id=worker_id)
+    if row.status == WorkerStatus.ERASED:
+        raise Conflict("This worker's data was erased")
+    given = changes.model_dump(exclude_unset=True)
+    for field in ("full_name", "phone", "region"):
+        if field in given:
+            setattr(row, field, given[field])
+    if "email" in given:
+        row.email = str(given["email"]) if given["email"] else None
+    profile_changes = {k: v for k, v in given.items() if k in PROFILE_FIELDS}
+    if profile_changes:
+        merged: dict[str, Any] = {**row.profile, "citizenship": row.citizenship,
+                                  "date_of_birth": row.date_of_birth, **profile_changes}
+        try:
+            profile = ev.WorkerProfile.model_validate(merged)
+        except ValidationError as exc:
+            raise Unprocessable("The profile is invalid", field_errors(
+                [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()])) from None
+        new_profile = profile.model_dump(mode="json", exclude=KEPT_IN_COLUMNS)
+        if new_profile != row.profile:
+            row.profile = new_profile
+            outbox.add(db_session=db_session, topic_prefix=topic_prefix,
+                       event=ev.WorkerProfileUpdated(worker_id=row.id, **profile.model_dump()))
+    db_session.commit()
+    return row
+
+
+def erase(*, db_session: Session, worker_id: str, topic_prefix: str) -> Worker:
+    """Remove personal data and the login, withdraw the worker from matching; keep
+    the pseudonymous id so matches and placements still add up."""
+    row = get(db_session=db_session, worker_id=worker_id)
+    if row.status == WorkerStatus.ERASED:
+        return row
+    for field in PERSONAL:
+        setattr(row, field, None)
+    row.profile = {}
+    row.status = WorkerStatus.ERASED.value
+    row.erased_at = utcnow()
+    db_session.execute(delete(User).where(User.worker_id == worker_id))
+    outbox.add(db_session=db_session, topic_prefix=topic_prefix,
+               event=ev.WorkerErased(worker_id=worker_id))
+    db_session.commit()
+    return row
+
+
+def name_of(*, db_session: Session, worker_id: str) -> str | None:
+    row = db_session.get(Worker, worker_id)
+    return row.full_name if row is not None else None
