@@ -2,25 +2,27 @@
 publishes what the handler returns, with effects that are neither lost nor doubled
 when the worker is killed and events are delivered again.
 
-For each record, in order:
+Records arrive in batches (``take_events``); each batch is handled as one
+transaction per partition:
 
-1. decode it with :mod:`schemas.codec`; a record that does not decode goes to its
-   topic's dead-letter topic with the reason and where it was read, and the stage
-   goes on;
-2. skip it if its event id was processed before (``seen:<id>`` in the table);
-3. run the handler, which reads state and stages writes in a :class:`StateTx`
-   and returns the :class:`Output` events it wants published;
-4. write, in this order, to the one changelog partition of the record's partition:
-   the outputs (``out:<id>``, a write-ahead outbox), the state writes, then the
-   ``seen:<id>`` marker;
-5. publish the outputs; once Kafka acknowledged all of them, delete ``out:<id>``.
+1. each record is decoded with :mod:`schemas.codec`; one that does not decode goes
+   to its topic's dead-letter topic with the reason and where it was read, and the
+   stage goes on;
+2. a record whose event id was processed before is skipped;
+3. the handler reads state and stages writes in a :class:`StateTx` (a savepoint per
+   record: a handler that raises leaves nothing behind, and the record is
+   dead-lettered) and returns the :class:`Output` events to publish;
+4. then, in this order, to the one changelog partition of that partition: the
+   outputs of the batch (``out:<p>:<id>``, a write-ahead outbox), the state writes
+   (each key once, with its last value), the ids processed (``seen:<p>:<id>``);
+5. the outputs are published; once Kafka acknowledged them all, ``out:`` is deleted.
 
 A changelog partition is written in order by one idempotent producer, so if any
 later write of step 4 survived a crash, the outbox entry did too: on recovery every
 ``out:`` entry still present is published again. Output ids are deterministic
-(``schemas.envelope.derived_event_id``), so consumers drop the repeats. If the
-marker did not survive, the record is handled again on top of whatever state did;
-handlers are written to converge (they compute state to reach, not increments).
+(``schemas.envelope.derived_event_id``), so consumers drop the repeats. If the ids
+did not survive, the records are handled again on top of whatever state did;
+handlers are written to converge (they compute the state to reach, not increments).
 """
 
 from __future__ import annotations
@@ -68,17 +70,25 @@ class Context:
 
 
 class StateTx:
-    """The table as one record's handler sees it: reads see this record's own
-    writes, which reach the table only when the stage commits them."""
+    """The table as a handler sees it: reads see the writes staged before them (in
+    this record, then in the batch), which reach the table only on commit. The
+    stage's indexes follow staged writes at once (so a later record of the batch
+    finds what an earlier one added); a record's :meth:`rollback` undoes them."""
 
-    def __init__(self, table: Any) -> None:
+    def __init__(self, table: Any, parent: StateTx | None = None,
+                 indexes: tuple[Any, ...] = ()) -> None:
         self._table = table
+        self._parent = parent
+        self._indexes = indexes
         self._writes: dict[str, Any] = {}
+        self._undo: list[tuple[str, Any, Any]] = []
 
     def get(self, key: str, default: Any = None) -> Any:
         if key in self._writes:
             value = self._writes[key]
             return default if value is _DELETED else value
+        if self._parent is not None:
+            return self._parent.get(key, default)
         return self._table.get(key, default)
 
     def __contains__(self, key: str) -> bool:
@@ -87,10 +97,36 @@ class StateTx:
     def set(self, key: str, value: Any) -> None:
         if key.startswith((SEEN, OUTBOX)):
             raise ValueError(f"{key!r}: prefix reserved for the stage")
-        self._writes[key] = value
+        self._stage(key, value)
 
     def delete(self, key: str) -> None:
-        self._writes[key] = _DELETED
+        self._stage(key, _DELETED)
+
+    def _stage(self, key: str, value: Any) -> None:
+        old = self.get(key)
+        new = None if value is _DELETED else value
+        for index in self._indexes:
+            index.apply(key, old, new)
+        self._undo.append((key, old, new))
+        self._writes[key] = value
+
+    def child(self) -> StateTx:
+        return StateTx(self._table, self, self._indexes)
+
+    def merge(self, child: StateTx) -> None:
+        self._writes.update(child._writes)
+        self._undo.extend(child._undo)
+
+    def rollback(self) -> None:
+        for key, old, new in reversed(self._undo):
+            for index in self._indexes:
+                index.apply(key, new, old)
+        self._undo.clear()
+        self._writes.clear()
+
+    def staged(self) -> dict[str, Any]:
+        """Keys written in this transaction (deleted ones map to None)."""
+        return {k: None if v is _DELETED else v for k, v in self._writes.items()}
 
     def writes(self) -> Iterator[tuple[str, Any]]:
         for key, value in self._writes.items():
@@ -138,6 +174,17 @@ class SecondaryIndex:
         return set(self._keys.get(term, ()))
 
 
+class Index:
+    """Anything the stage keeps current from the table: ``apply`` on every write,
+    ``clear`` and re-``apply`` of every item after recovery."""
+
+    def apply(self, key: str, old: Any, new: Any) -> None:  # pragma: no cover - protocol
+        raise NotImplementedError
+
+    def clear(self) -> None:  # pragma: no cover - protocol
+        raise NotImplementedError
+
+
 @dataclass
 class StageStats:
     processed: int = 0
@@ -145,6 +192,14 @@ class StageStats:
     dead_letters: int = 0
     outputs: int = 0
     resent: int = 0
+    batches: int = 0
+
+
+@dataclass
+class _PartitionBatch:
+    tx: StateTx
+    ids: list[str] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -159,18 +214,24 @@ class Stage:
     handler: Handler
     table: TableT
     partitions: int = 6
-    indexes: tuple[SecondaryIndex, ...] = ()
+    indexes: tuple[Any, ...] = ()
     dedup_retention_s: float = 7 * 24 * 3600
+    batch_size: int = 500
+    batch_within: float = 0.02
+    dedup: bool = True
     stats: StageStats = field(default_factory=StageStats)
-    _seen_order: deque[tuple[float, str, int]] = field(default_factory=deque)
+    _seen: dict[str, float] = field(default_factory=dict)
+    _seen_records: deque[tuple[float, str, int, list[str]]] = field(default_factory=deque)
 
     def install(self) -> None:
         channel = self.app.topic(*self.topics, key_type=bytes, value_type=bytes,
                                  key_serializer="raw", value_serializer="raw")
 
         async def agent(stream: faust.StreamT) -> None:
-            async for event in stream.events():
-                await self.process(event)
+            batches = stream.take_events(  # type: ignore[attr-defined]  # not on StreamT
+                self.batch_size, within=self.batch_within)
+            async for events in batches:
+                await self.process_batch(events)
 
         agent.__name__ = f"{self.name}_agent"
         agent.__qualname__ = agent.__name__
@@ -179,6 +240,22 @@ class Stage:
         self.app.timer(interval=300.0)(self.prune_seen)
 
     async def process(self, event: EventT) -> None:
+        await self.process_batch([event])
+
+    async def process_batch(self, events: list[EventT]) -> None:
+        batches: dict[int, _PartitionBatch] = {}
+        for event in events:
+            await self._handle(event, batches)
+        now = time.time()
+        for partition, batch in batches.items():
+            self._commit(partition, batch, now)
+        self.stats.batches += 1
+        for partition, batch in batches.items():
+            if batch.records:
+                await self._publish(f"{OUTBOX}{partition}:{batch.ids[0]}", partition,
+                                    batch.records)
+
+    async def _handle(self, event: EventT, batches: dict[int, _PartitionBatch]) -> None:
         msg = event.message
         ctx = Context(msg.topic, msg.partition, msg.offset, self.partitions)
         headers = _headers(msg.headers)
@@ -188,33 +265,43 @@ class Stage:
             await self._dead_letter(event, headers, exc.reason, ctx)
             return
         # per partition: a broadcast reaches every partition with the same event id
-        seen_key = f"{SEEN}{ctx.partition}:{decoded.envelope.id}"
-        if seen_key in self.table.data:
+        seen_key = f"{ctx.partition}:{decoded.envelope.id}"
+        if self.dedup and seen_key in self._seen:
             self.stats.duplicates += 1
             return
-        tx = StateTx(self.table)
+        batch = batches.get(ctx.partition)
+        if batch is None:
+            batch = batches[ctx.partition] = _PartitionBatch(
+                StateTx(self.table, indexes=self.indexes))
+        tx = batch.tx.child()
         try:
             outputs = list(self.handler(tx, decoded, ctx))
         except Exception as exc:  # a handler bug must not wedge the partition
+            tx.rollback()
             log.exception("handler failed", extra={"event_id": decoded.envelope.id,
                                                    "event_type": decoded.envelope.type})
             await self._dead_letter(event, headers, f"handler error: {exc!r}", ctx)
             return
-        records = [self._record(o, decoded.envelope.id) for o in outputs]
-        outbox_key = OUTBOX + decoded.envelope.id
-        if records:
-            self._write(ctx.partition, outbox_key, {"p": ctx.partition, "records": records})
-        for key, value in tx.writes():
-            self._write(ctx.partition, key, None if value is _DELETED else value)
-        now = time.time()
-        self._write(ctx.partition, seen_key, {"p": ctx.partition, "t": now})
-        self._seen_order.append((now, seen_key, ctx.partition))
+        batch.tx.merge(tx)
+        batch.records += [self._record(o, decoded.envelope.id) for o in outputs]
+        batch.ids.append(decoded.envelope.id)
+        self._seen[seen_key] = time.time()
         self.stats.processed += 1
-        if records:
-            self.stats.outputs += len(records)
-            await self._publish(outbox_key, ctx.partition, records)
 
-    def _write(self, partition: int, key: str, value: Any) -> None:
+    def _commit(self, partition: int, batch: _PartitionBatch, now: float) -> None:
+        if not batch.ids:
+            return
+        if batch.records:
+            self.stats.outputs += len(batch.records)
+            self._write(partition, f"{OUTBOX}{partition}:{batch.ids[0]}",
+                        {"p": partition, "records": batch.records})
+        for key, value in batch.tx.writes():  # indexes already follow these writes
+            self._write(partition, key, None if value is _DELETED else value, index=False)
+        seen_key = f"{SEEN}{partition}:{batch.ids[0]}"
+        self._write(partition, seen_key, {"p": partition, "t": now, "ids": batch.ids})
+        self._seen_records.append((now, seen_key, partition, batch.ids))
+
+    def _write(self, partition: int, key: str, value: Any, index: bool = True) -> None:
         data = self.table.data
         old = data.get(key)
         if value is None:
@@ -231,8 +318,9 @@ class Stage:
                 key_partition.pop(key, None)
             else:
                 key_partition[key] = partition
-        for index in self.indexes:
-            index.apply(key, old, value)
+        if index:
+            for idx in self.indexes:
+                idx.apply(key, old, value)
 
     def _record(self, out: Output, cause: str) -> dict[str, Any]:
         enc = encode(out.event, source=self.source, event_id=out.event_id, causation_id=cause)
@@ -279,10 +367,11 @@ class Stage:
 
     async def recover(self) -> None:
         """After recovery: publish every outbox entry a crash left, rebuild the
-        order in which ``seen`` markers expire."""
+        processed ids and the indexes."""
         assigned = {tp.partition for tp in self.app.assignor.assigned_actives()
                     if tp.topic in self.topics}
-        self._seen_order.clear()
+        self._seen.clear()
+        self._seen_records.clear()
         for index in self.indexes:
             index.clear()
         pending = []
@@ -295,8 +384,11 @@ class Stage:
             if key.startswith(OUTBOX):
                 pending.append((key, value))
             elif key.startswith(SEEN):
-                markers.append((float(value.get("t", 0)), key, int(value["p"])))
-        self._seen_order.extend(sorted(markers))
+                markers.append((float(value["t"]), key, int(value["p"]), list(value["ids"])))
+        for t, key, partition, ids in sorted(markers):
+            self._seen_records.append((t, key, partition, ids))
+            for event_id in ids:
+                self._seen[f"{partition}:{event_id}"] = t
         for key, value in pending:
             self.stats.resent += len(value["records"])
             await self._publish(key, int(value["p"]), value["records"])
@@ -306,8 +398,9 @@ class Stage:
 
     async def prune_seen(self) -> None:
         cutoff = time.time() - self.dedup_retention_s
-        while self._seen_order and self._seen_order[0][0] < cutoff:
-            _, key, partition = self._seen_order.popleft()
+        while self._seen_records and self._seen_records[0][0] < cutoff:
+            _, key, partition, ids = self._seen_records.popleft()
+            for event_id in ids:
+                self._seen.pop(f"{partition}:{event_id}", None)
             if key in self.table.data:
                 self._write(partition, key, None)
-

@@ -10,6 +10,7 @@ from schemas.events import (
     agreements,
     clock,
     employers,
+    market,
     matches,
     placements,
     triggers,
@@ -53,6 +54,9 @@ EVENTS: tuple[type[Event], ...] = (
     clock.ClockTicked,
     triggers.TriggerFired,
     triggers.TriggerCompleted,
+    market.MarketVacancy,
+    market.MarketWorker,
+    market.AcceptanceRequest,
 )
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]

@@ -14,6 +14,7 @@ from schemas.events import (
     agreements,
     clock,
     employers,
+    market,
     matches,
     placements,
     triggers,
@@ -139,7 +140,14 @@ MATCHER_AGREEMENTS_BROADCAST = Topic(
     ("matcher",), ("matcher",), internal=True, retention_ms=FOREVER,
 )
 
-INTERNAL: tuple[Topic, ...] = (MATCHER_AGREEMENTS_BROADCAST,)
+MATCHER_MARKET = Topic(
+    "circular-matcher.market", "market",
+    "Vacancies, workers and acceptances re-keyed by labour market (destination-occupation).",
+    (market.MarketVacancy, market.MarketWorker, market.AcceptanceRequest),
+    ("matcher",), ("matcher",), internal=True, retention_ms=FOREVER,
+)
+
+INTERNAL: tuple[Topic, ...] = (MATCHER_AGREEMENTS_BROADCAST, MATCHER_MARKET)
 
 
 def changelog(app_id: str, table: str, partitions: int = PARTITIONS) -> Topic:
@@ -156,7 +164,7 @@ TRACKER_APP = "circular-tracker"
 
 #: faust tables of each stream processor, by app id
 TABLES: dict[str, tuple[str, ...]] = {
-    MATCHER_APP: ("agreement-router", "legality"),
+    MATCHER_APP: ("agreement-router", "legality", "workers", "market"),
     TRACKER_APP: ("clock",),
 }
 
@@ -182,7 +190,7 @@ def catalogue(prefix: str = "") -> tuple[Topic, ...]:
 
 
 def topic_for(event_type: type[Event]) -> Topic:
-    for t in PUBLIC:
+    for t in PUBLIC + INTERNAL:
         if event_type in t.events:
             return t
     raise KeyError(f"no topic carries {event_type.type}")

@@ -55,6 +55,7 @@ class RefusalReason(StrEnum):
     POSITIONS_FILLED = "positions_filled"
     NOT_PENDING = "not_pending"
     ALREADY_ACCEPTED_OTHER = "already_accepted_other"
+    VACANCY_NOT_OPEN = "vacancy_not_open"
 
 
 class Decision(StrEnum):

@@ -1,7 +1,20 @@
 """Composition root: builds the matcher's faust app from settings. Nothing runs
-until a worker starts the app; tests build their own with a fresh topic prefix."""
+until a worker starts the app; tests build their own with a fresh topic prefix.
+
+Four stages, each a faust agent with its own changelog-backed table:
+
+    circular.agreements --> agreement-router --> agreements-broadcast (every partition)
+    employers, vacancies, agreements-broadcast --> legality (by employer)
+        --> vacancy-status (public), market (internal, by market)
+    workers, match-responses, matches, placements, triggers, agreements-broadcast
+        --> workers (by worker) --> market
+    market, match-reviews --> market (by labour market)
+        --> matches, vacancy-status, quota (public)
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import faust
 
@@ -10,25 +23,44 @@ from eventbus.stage import Stage
 from schemas import topics as t
 from services.matcher.agreement_router import AgreementRouter
 from services.matcher.legality_stage import LegalityShard
+from services.matcher.market_stage import MarketShard
 from services.matcher.settings import MatcherSettings
+from services.matcher.worker_router import WorkerRouter
+
+SOURCE = "/circular/matcher"
 
 
 def build(settings: MatcherSettings) -> faust.App:
     name = settings.topic
     app = make_app(name(t.MATCHER_APP), settings, web_port=settings.matcher_web_port)
-    retention = settings.dedup_retention_hours * 3600
+    common: dict[str, Any] = {
+        "source": SOURCE, "dedup_retention_s": settings.dedup_retention_hours * 3600,
+        "dedup": settings.dedup, "batch_size": settings.batch_size}
 
-    router_table = app.Table("agreement-router", partitions=t.PARTITIONS)
     router = AgreementRouter(name(t.MATCHER_AGREEMENTS_BROADCAST.name), t.PARTITIONS)
-    Stage(app=app, name="agreement-router", source="/circular/matcher",
-          topics=(name(t.AGREEMENTS.name),), handler=router.handle, table=router_table,
-          dedup_retention_s=retention).install()
+    Stage(app=app, name="agreement-router", topics=(name(t.AGREEMENTS.name),),
+          handler=router.handle, table=app.Table("agreement-router", partitions=t.PARTITIONS),
+          **common).install()
 
-    legality_table = app.Table("legality", partitions=t.PARTITIONS)
-    shard = LegalityShard(name(t.VACANCY_STATUS.name))
-    Stage(app=app, name="legality", source="/circular/matcher",
+    legality = LegalityShard(name(t.VACANCY_STATUS.name), name(t.MATCHER_MARKET.name))
+    Stage(app=app, name="legality",
           topics=(name(t.EMPLOYERS.name), name(t.VACANCIES.name),
                   name(t.MATCHER_AGREEMENTS_BROADCAST.name)),
-          handler=shard.handle, table=legality_table, indexes=shard.indexes,
-          dedup_retention_s=retention).install()
+          handler=legality.handle, table=app.Table("legality", partitions=t.PARTITIONS),
+          indexes=legality.indexes, **common).install()
+
+    workers = WorkerRouter(name(t.MATCHER_MARKET.name))
+    Stage(app=app, name="workers",
+          topics=(name(t.WORKERS.name), name(t.MATCH_RESPONSES.name), name(t.MATCHES.name),
+                  name(t.PLACEMENTS.name), name(t.TRIGGERS.name),
+                  name(t.MATCHER_AGREEMENTS_BROADCAST.name)),
+          handler=workers.handle, table=app.Table("workers", partitions=t.PARTITIONS),
+          indexes=workers.indexes, **common).install()
+
+    market = MarketShard(name(t.MATCHES.name), name(t.VACANCY_STATUS.name),
+                         name(t.QUOTA.name))
+    Stage(app=app, name="market",
+          topics=(name(t.MATCHER_MARKET.name), name(t.MATCH_REVIEWS.name)),
+          handler=market.handle, table=app.Table("market", partitions=t.PARTITIONS),
+          indexes=market.indexes, **common).install()
     return app

@@ -18,6 +18,8 @@ from schemas.envelope import derived_event_id
 from schemas.events import agreements as ag
 from schemas.events import employers as em
 from schemas.events import vacancies as va
+from schemas.events.market import MarketVacancy
+from schemas.events.matches import WithdrawalReason, market_key
 from services.matcher.domain.legality import Agreement, EmployerStatus, Evaluation, evaluate
 
 EMP, VAC, AGR = "emp:", "vac:", "agr:"
@@ -36,8 +38,9 @@ def _agreement_destination(record: dict[str, Any]) -> list[str]:
 
 
 class LegalityShard:
-    def __init__(self, status_topic: str) -> None:
+    def __init__(self, status_topic: str, market_topic: str) -> None:
         self.status_topic = status_topic
+        self.market_topic = market_topic
         self.by_employer = SecondaryIndex(VAC, _vacancy_employer)
         self.vacancies_by_destination = SecondaryIndex(VAC, _vacancy_destination)
         self.agreements_by_destination = SecondaryIndex(AGR, _agreement_destination)
@@ -99,6 +102,8 @@ class LegalityShard:
 
     def _agreements(self, tx: StateTx, partition: int, destination: str,
                     extra: tuple[str, dict[str, Any]] | None) -> list[Agreement]:
+        """Every agreement of ``destination`` this shard knows (with the one being
+        changed right now)."""
         keys = self.agreements_by_destination.keys(f"{partition}:{destination}")
         if extra is not None:
             keys.add(extra[0])
@@ -115,20 +120,45 @@ class LegalityShard:
         record = tx.get(key)
         posted = va.VacancyPosted.model_validate(record["posted"])
         employer = tx.get(EMP + posted.employer_id) or {}
-        result: Evaluation = evaluate(
-            posted, self._agreements(tx, partition, posted.destination_country, extra_agreement),
-            employer.get("status"), closed=record["closed"])
+        agreements = self._agreements(tx, partition, posted.destination_country,
+                                      extra_agreement)
+        result: Evaluation = evaluate(posted, agreements, employer.get("status"),
+                                      closed=record["closed"])
         verdict = {"status": result.status.value,
                    "violations": [v.value for v in result.violations],
                    "agreement_id": result.agreement_id}
-        if verdict == record["verdict"]:
+        terms = next((a.terms for a in agreements
+                      if a.terms.agreement_id == result.agreement_id), None)
+        state = _market_state(posted, result, terms, employer.get("status"))
+        signature = state.model_dump(mode="json")
+        if verdict == record["verdict"] and signature == record.get("market"):
             return
         rev = record["rev"] + 1
-        tx.set(key, {**record, "verdict": verdict, "rev": rev})
-        yield Output(
-            self.status_topic,
-            va.VacancyEvaluated(vacancy_id=posted.vacancy_id, employer_id=posted.employer_id,
-                                agreement_id=result.agreement_id, status=result.status,
-                                violations=list(result.violations)),
-            derived_event_id(posted.vacancy_id, "evaluated", str(rev)),
-        )
+        tx.set(key, {**record, "verdict": verdict, "market": signature, "rev": rev})
+        if verdict != record["verdict"]:
+            yield Output(
+                self.status_topic,
+                va.VacancyEvaluated(vacancy_id=posted.vacancy_id,
+                                    employer_id=posted.employer_id,
+                                    agreement_id=result.agreement_id, status=result.status,
+                                    violations=list(result.violations)),
+                derived_event_id(posted.vacancy_id, "evaluated", str(rev)),
+            )
+        yield Output(self.market_topic, state,
+                     derived_event_id(posted.vacancy_id, "market-vacancy", str(rev)))
+
+
+def _market_state(posted: va.VacancyPosted, result: Evaluation,
+                  terms: ag.AgreementRecorded | None, employer_status: str | None
+                  ) -> MarketVacancy:
+    if result.status is va.Verdict.CLOSED:
+        reason: WithdrawalReason | None = WithdrawalReason.VACANCY_CLOSED
+    elif result.status is va.Verdict.REJECTED:
+        reason = (WithdrawalReason.EMPLOYER_SUSPENDED
+                  if employer_status == EmployerStatus.SUSPENDED
+                  else WithdrawalReason.VACANCY_REJECTED)
+    else:
+        reason = None
+    return MarketVacancy(market=market_key(posted.destination_country, posted.isco_code),
+                         vacancy=posted, status=result.status, closed_reason=reason,
+                         agreement=terms)

@@ -8,7 +8,7 @@ import pytest
 
 from schemas import compat, generate
 from schemas.registry import EVENTS, by_type
-from schemas.topics import PUBLIC, catalogue
+from schemas.topics import INTERNAL, MATCHER_AGREEMENTS_BROADCAST, PUBLIC, catalogue
 
 
 def test_generated_files_match_the_models():
@@ -30,10 +30,11 @@ def test_asyncapi_document_names_every_event_and_topic():
         assert op["channel"]["$ref"].removeprefix("#/channels/") in doc["channels"]
 
 
-def test_event_types_are_unique_and_each_travels_on_one_public_topic():
+def test_event_types_are_unique_and_each_travels_on_one_topic():
     assert len(by_type()) == len(EVENTS)
     for cls in EVENTS:
-        carriers = [t for t in PUBLIC if cls in t.events]
+        carriers = [t for t in PUBLIC + INTERNAL
+                    if cls in t.events and t is not MATCHER_AGREEMENTS_BROADCAST]
         assert len(carriers) == 1, cls.type
         assert carriers[0].key == cls.key_field, cls.type
 

@@ -44,3 +44,34 @@ def test_secondary_index_follows_writes():
     idx.apply("vac:1", {"dest": "DE"}, {"dest": "KR"})
     idx.apply("vac:2", {"dest": "DE"}, None)
     assert idx.keys("DE") == set() and idx.keys("KR") == {"vac:1"}
+
+
+def test_a_record_sees_the_batch_before_it_and_a_failed_one_leaves_nothing():
+    table = FakeTable({"a": 1})
+    batch = StateTx(table)
+    first = batch.child()
+    first.set("a", 2)
+    batch.merge(first)
+    second = batch.child()
+    assert second.get("a") == 2
+    second.set("b", 3)  # this record's handler then raises: its child is dropped
+    third = batch.child()
+    assert third.get("b") is None
+    third.delete("a")
+    batch.merge(third)
+    assert dict(batch.writes()) != {} and batch.staged() == {"a": None}
+
+
+def test_indexes_follow_staged_writes_and_a_rollback_undoes_them():
+    idx = SecondaryIndex("vac:", lambda v: [v["dest"]])
+    batch = StateTx(FakeTable(), indexes=(idx,))
+    ok = batch.child()
+    ok.set("vac:1", {"dest": "DE"})
+    batch.merge(ok)
+    assert idx.keys("DE") == {"vac:1"}
+    failed = batch.child()
+    failed.set("vac:2", {"dest": "DE"})
+    failed.set("vac:1", {"dest": "KR"})
+    assert idx.keys("DE") == {"vac:2"} and idx.keys("KR") == {"vac:1"}
+    failed.rollback()
+    assert idx.keys("DE") == {"vac:1"} and idx.keys("KR") == set()

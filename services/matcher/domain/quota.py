@@ -1,0 +1,35 @@
+"""Quota and positions arithmetic (SPEC 3.5): approved and accepted matches (and the
+placements that follow them) count against the agreement's quota for the
+occupation and the calendar year of the vacancy's start date, and against the
+vacancy's positions; declined, rejected and withdrawn ones do not."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from schemas.events.matches import MatchStatus, RefusalReason
+from services.matcher.domain.views import VacancyView
+
+HOLDS_PLACE = frozenset({MatchStatus.APPROVED, MatchStatus.ACCEPTED})
+
+
+def holds_place(status: str) -> bool:
+    return status in HOLDS_PLACE
+
+
+def count_held(statuses: Iterable[str]) -> int:
+    return sum(1 for s in statuses if holds_place(s))
+
+
+def has_room(vacancy: VacancyView, quota_used: int) -> bool:
+    return quota_used < vacancy.annual_quota
+
+
+def approval_refusal(vacancy: VacancyView, *, quota_used: int,
+                     positions_taken: int) -> RefusalReason | None:
+    """Why one more approval is not possible now, or None when it is."""
+    if positions_taken >= vacancy.positions:
+        return RefusalReason.POSITIONS_FILLED
+    if not has_room(vacancy, quota_used):
+        return RefusalReason.QUOTA_EXHAUSTED
+    return None

@@ -1,0 +1,396 @@
+"""Market shard, keyed by labour market (destination + occupation): the open vacancies,
+the workers, the matches and the quota of one market live together, so every
+matching decision is local. It proposes the best eligible workers, refills and
+displaces, withdraws what is no longer possible, and answers reviews and
+acceptances as the authority on quota and positions (SPEC 3.3-3.5).
+
+State keys: ``vac:<vacancy>``, ``wrk:<market>:<worker>``, ``m:<match>``,
+``quota:<agreement>:<isco>:<year>``. Counts (positions taken, quota used) are always
+recomputed from the matches, never incremented, so handling an event twice
+converges on the same state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from eventbus.stage import Context, Output, SecondaryIndex, StateTx
+from schemas.codec import Decoded
+from schemas.envelope import derived_event_id
+from schemas.events import matches as mv
+from schemas.events import vacancies as va
+from schemas.events.market import AcceptanceRequest, MarketVacancy, MarketWorker, WorkerStanding
+from schemas.events.matches import MatchStatus, RefusalReason, WithdrawalReason
+from services.matcher.domain import quota
+from services.matcher.domain.candidates import MarketIndex
+from services.matcher.domain.eligibility import Ineligible, failures
+from services.matcher.domain.proposals import capacity, plan
+from services.matcher.domain.scoring import Scored, score
+from services.matcher.domain.views import VacancyView, WorkerView
+
+VAC, WRK, MATCH, QUOTA = "vac:", "wrk:", "m:", "quota:"
+SETTLED: dict[MatchStatus, type[mv.MatchState]] = {
+    MatchStatus.WITHDRAWN: mv.MatchWithdrawn, MatchStatus.APPROVED: mv.MatchApproved,
+    MatchStatus.REJECTED: mv.MatchRejected, MatchStatus.ACCEPTED: mv.MatchAccepted,
+    MatchStatus.DECLINED: mv.MatchDeclined,
+}
+LIVE = (MatchStatus.PROPOSED, MatchStatus.APPROVED)
+FINAL_FOR_VACANCY = (MatchStatus.REJECTED, MatchStatus.DECLINED, MatchStatus.ACCEPTED)
+
+
+class Workers:
+    """Index: a :class:`MarketIndex` of matchable (free) workers per market, following
+    the ``wrk:`` records."""
+
+    def __init__(self) -> None:
+        self.markets: dict[str, MarketIndex] = {}
+
+    def clear(self) -> None:
+        self.markets.clear()
+
+    def apply(self, key: str, old: Any, new: Any) -> None:
+        if not key.startswith(WRK):
+            return
+        market, worker_id = key[len(WRK):].split(":", 1)
+        index = self.markets.setdefault(market, MarketIndex())
+        view = WorkerView.from_market(MarketWorker.model_validate(new)) if new else None
+        if view is None or view.busy:
+            index.remove(worker_id)
+        else:
+            index.upsert(view)
+
+    def of(self, market: str) -> MarketIndex:
+        return self.markets.setdefault(market, MarketIndex())
+
+
+class HeldCounter:
+    """Index: how many matches hold a place (approved or accepted) per term, e.g. per
+    vacancy or per quota key, following the ``m:`` records."""
+
+    def __init__(self, term: Any) -> None:
+        self.term = term
+        self.counts: dict[str, int] = {}
+
+    def clear(self) -> None:
+        self.counts.clear()
+
+    def apply(self, key: str, old: Any, new: Any) -> None:
+        if not key.startswith(MATCH):
+            return
+        for record, step in ((old, -1), (new, 1)):
+            if record is not None and quota.holds_place(record["status"]):
+                term = self.term(record)
+                self.counts[term] = self.counts.get(term, 0) + step
+
+    def get(self, term: str) -> int:
+        return self.counts.get(term, 0)
+
+
+def _match_vacancy(record: dict[str, Any]) -> list[str]:
+    return [record["vacancy_id"]]
+
+
+def _match_worker(record: dict[str, Any]) -> list[str]:
+    return [f"{record['market']}|{record['worker_id']}"]
+
+
+def _quota_term(key: Any) -> str:
+    return "|".join(map(str, key))
+
+
+def _match_quota(record: dict[str, Any]) -> list[str]:
+    return [_quota_term(record["quota"])]
+
+
+def _vacancy_market(record: dict[str, Any]) -> list[str]:
+    return [record["market"]]
+
+
+class MarketShard:
+    def __init__(self, matches_topic: str, status_topic: str, quota_topic: str) -> None:
+        self.matches_topic = matches_topic
+        self.status_topic = status_topic
+        self.quota_topic = quota_topic
+        self.workers = Workers()
+        self.by_vacancy = SecondaryIndex(MATCH, _match_vacancy)
+        self.by_worker = SecondaryIndex(MATCH, _match_worker)
+        self.by_quota = SecondaryIndex(MATCH, _match_quota)
+        self.vacancies = SecondaryIndex(VAC, _vacancy_market)
+        self.taken = HeldCounter(lambda r: r["vacancy_id"])
+        self.used = HeldCounter(lambda r: _quota_term(r["quota"]))
+        self._views: dict[str, tuple[int, VacancyView | None]] = {}
+
+    @property
+    def indexes(self) -> tuple[Any, ...]:
+        return (self.workers, self.by_vacancy, self.by_worker, self.by_quota, self.vacancies,
+                self.taken, self.used)
+
+    def handle(self, tx: StateTx, decoded: Decoded, ctx: Context) -> Iterator[Output]:
+        event = decoded.event
+        if isinstance(event, MarketVacancy):
+            yield from self._on_vacancy(tx, event, ctx.partition)
+        elif isinstance(event, MarketWorker):
+            yield from self._on_worker(tx, event)
+        elif isinstance(event, mv.MatchReviewed):
+            yield from self._on_review(tx, event)
+        elif isinstance(event, AcceptanceRequest):
+            yield from self._on_acceptance(tx, event)
+
+    # --- vacancies -------------------------------------------------------------------
+
+    def _on_vacancy(self, tx: StateTx, event: MarketVacancy, partition: int
+                    ) -> Iterator[Output]:
+        key = VAC + event.vacancy.vacancy_id
+        record = dict(tx.get(key) or {"p": partition, "market": event.market, "taken": 0,
+                                      "taken_rev": 0, "state_rev": 0})
+        state = event.model_dump(mode="json")
+        if record.get("state") != state:
+            record["state"], record["state_rev"] = state, record["state_rev"] + 1
+        tx.set(key, record)
+        view = VacancyView.from_market(event)
+        if view is None:
+            reason = event.closed_reason or WithdrawalReason.VACANCY_REJECTED
+            for mkey, match in self._matches_of(tx, event.vacancy.vacancy_id):
+                if match["status"] in LIVE:
+                    yield from self._settle(tx, mkey, MatchStatus.WITHDRAWN, reason=reason)
+            if event.agreement is not None:  # places it held are free again
+                yield from self._sync_counts(tx, VacancyView.of(event.vacancy, event.agreement))
+            return
+        yield from self._reconcile(tx, view)
+
+    def _view(self, tx: StateTx, vacancy_id: str) -> VacancyView | None:
+        """The open vacancy with its terms, or None; parsed once per revision."""
+        record = tx.get(VAC + vacancy_id)
+        if record is None:
+            return None
+        cached = self._views.get(vacancy_id)
+        if cached is not None and cached[0] == record["state_rev"]:
+            return cached[1]
+        view = VacancyView.from_market(MarketVacancy.model_validate(record["state"]))
+        self._views[vacancy_id] = (record["state_rev"], view)
+        return view
+
+    def _matches_of(self, tx: StateTx, vacancy_id: str) -> list[tuple[str, dict[str, Any]]]:
+        found = [(k, tx.get(k)) for k in sorted(self.by_vacancy.keys(vacancy_id))]
+        return [(k, m) for k, m in found if m is not None]
+
+    def _quota_used(self, view: VacancyView) -> int:
+        return self.used.get(_quota_term(view.quota_key))
+
+    def _reconcile(self, tx: StateTx, view: VacancyView) -> Iterator[Output]:
+        """Bring the vacancy's proposals to what the rules want now."""
+        yield from self._sync_counts(tx, view)
+        matches = self._matches_of(tx, view.vacancy_id)
+        taken = self.taken.get(view.vacancy_id)
+        proposed = {m["worker_id"]: (k, m) for k, m in matches
+                    if m["status"] == MatchStatus.PROPOSED}
+        if taken >= view.positions:
+            for mkey, _ in proposed.values():
+                yield from self._settle(tx, mkey, MatchStatus.WITHDRAWN,
+                                        reason=WithdrawalReason.VACANCY_FILLED)
+            return
+        index = self.workers.of(f"{view.destination_country}-{view.isco_code}")
+        room = quota.has_room(view, self._quota_used(view))
+        live: dict[str, float] = {}
+        for worker_id, (mkey, match) in proposed.items():
+            worker = index.get(worker_id)
+            if worker is None or failures(worker, view):
+                yield from self._settle(tx, mkey, MatchStatus.WITHDRAWN,
+                                        reason=WithdrawalReason.WORKER_NO_LONGER_ELIGIBLE)
+            else:
+                live[worker_id] = match["score"]
+        limit = capacity(view.positions, taken)
+        excluded = {m["worker_id"] for _, m in matches if m["status"] != MatchStatus.WITHDRAWN}
+        candidates = index.best(view, limit, excluded, quota_room=room,
+                                positions_taken=taken) if room else []
+        yield from self._apply_plan(tx, view, live, candidates, limit)
+
+    def _apply_plan(self, tx: StateTx, view: VacancyView, live: dict[str, float],
+                    candidates: list[Scored], limit: int) -> Iterator[Output]:
+        decided = plan(live, candidates, limit)
+        for worker_id in decided.withdraw:
+            yield from self._settle(tx, MATCH + mv.match_id(worker_id, view.vacancy_id),
+                                    MatchStatus.WITHDRAWN, reason=WithdrawalReason.DISPLACED)
+        for scored in decided.propose:
+            yield from self._propose(tx, view, scored)
+
+    def _propose(self, tx: StateTx, view: VacancyView, scored: Scored) -> Iterator[Output]:
+        mid = mv.match_id(scored.worker_id, view.vacancy_id)
+        previous = tx.get(MATCH + mid)
+        record = {
+            "match_id": mid, "market": f"{view.destination_country}-{view.isco_code}",
+            "vacancy_id": view.vacancy_id, "worker_id": scored.worker_id,
+            "employer_id": view.employer_id, "agreement_id": view.agreement_id,
+            "destination_country": view.destination_country, "isco_code": view.isco_code,
+            "quota": list(view.quota_key), "status": MatchStatus.PROPOSED.value,
+            "score": scored.score, "rev": (previous["rev"] if previous else 0) + 1,
+            "reasons": [{"code": r.code, "text": r.text, "weight": r.weight}
+                        for r in scored.reasons],
+        }
+        tx.set(MATCH + mid, record)
+        yield self._out(record, mv.MatchProposed, score=scored.score,
+                        reasons=record["reasons"])
+
+    def _sync_counts(self, tx: StateTx, view: VacancyView) -> Iterator[Output]:
+        key = VAC + view.vacancy_id
+        record = tx.get(key)
+        taken = self.taken.get(view.vacancy_id)
+        if record is not None and record["taken"] != taken:
+            rev = record["taken_rev"] + 1
+            tx.set(key, {**record, "taken": taken, "taken_rev": rev})
+            yield Output(self.status_topic, va.VacancyPositionsChanged(
+                vacancy_id=view.vacancy_id, positions=view.positions, positions_filled=taken),
+                derived_event_id(view.vacancy_id, "positions", str(rev)))
+        qkey = QUOTA + ":".join(map(str, view.quota_key))
+        used = self._quota_used(view)
+        current = tx.get(qkey) or {"used": 0, "rev": 0, "annual": None}
+        if (current["used"], current["annual"]) != (used, view.annual_quota):
+            rev = current["rev"] + 1
+            tx.set(qkey, {"used": used, "rev": rev, "annual": view.annual_quota})
+            agreement, isco, year = view.quota_key
+            yield Output(self.quota_topic, mv.QuotaUsageChanged(
+                agreement_id=agreement, isco_code=isco, year=year,
+                annual_quota=view.annual_quota, used=used),
+                derived_event_id(qkey, str(rev)))
+
+    # --- matches ---------------------------------------------------------------------
+
+    def _out(self, record: dict[str, Any], cls: type[mv.MatchState], **extra: Any) -> Output:
+        fields = {k: record[k] for k in ("match_id", "vacancy_id", "worker_id", "employer_id",
+                                         "agreement_id", "destination_country", "isco_code")}
+        event = cls(**fields, **extra)
+        return Output(self.matches_topic, event,
+                      derived_event_id(record["match_id"], event.type, str(record["rev"])))
+
+    def _settle(self, tx: StateTx, mkey: str, status: MatchStatus,
+                **extra: Any) -> Iterator[Output]:
+        """Move a match to ``status`` and publish it."""
+        record = {**tx.get(mkey), "status": status.value}
+        record["rev"] += 1
+        tx.set(mkey, record)
+        yield self._out(record, SETTLED[status], **extra)
+
+    def _refuse(self, tx: StateTx, mkey: str, cls: type[mv.MatchState],
+                reason: RefusalReason) -> Iterator[Output]:
+        record = {**tx.get(mkey)}
+        record["rev"] += 1
+        tx.set(mkey, record)
+        yield self._out(record, cls, reason=reason)
+
+    def _on_review(self, tx: StateTx, event: mv.MatchReviewed) -> Iterator[Output]:
+        mkey = MATCH + event.match_id
+        match = tx.get(mkey)
+        if match is None:
+            return
+        view = self._view(tx, match["vacancy_id"])
+        if match["status"] != MatchStatus.PROPOSED:
+            yield from self._refuse(tx, mkey, mv.MatchApprovalRefused, RefusalReason.NOT_PENDING)
+            return
+        if event.decision is mv.Decision.REJECT:
+            yield from self._settle(tx, mkey, MatchStatus.REJECTED, reason=event.reason,
+                                    reviewed_by=event.reviewed_by)
+        elif view is None:
+            yield from self._refuse(tx, mkey, mv.MatchApprovalRefused,
+                                    RefusalReason.VACANCY_NOT_OPEN)
+            return
+        else:
+            refusal = quota.approval_refusal(view, quota_used=self._quota_used(view),
+                                             positions_taken=self.taken.get(view.vacancy_id))
+            if refusal is not None:
+                yield from self._refuse(tx, mkey, mv.MatchApprovalRefused, refusal)
+                return
+            yield from self._settle(tx, mkey, MatchStatus.APPROVED,
+                                    reviewed_by=event.reviewed_by)
+        if view is not None:
+            yield from self._reconcile(tx, view)
+
+    def _on_acceptance(self, tx: StateTx, event: AcceptanceRequest) -> Iterator[Output]:
+        mkey = MATCH + event.match_id
+        match = tx.get(mkey)
+        if match is None:
+            return
+        if match["status"] != MatchStatus.APPROVED:
+            yield from self._refuse(tx, mkey, mv.MatchAcceptanceRefused,
+                                    RefusalReason.NOT_PENDING)
+            return
+        view = self._view(tx, match["vacancy_id"])
+        if event.decision is mv.Decision.DECLINE:
+            yield from self._settle(tx, mkey, MatchStatus.DECLINED)
+            if view is not None:
+                yield from self._reconcile(tx, view)
+            return
+        if not event.worker_free:
+            yield from self._refuse(tx, mkey, mv.MatchAcceptanceRefused,
+                                    RefusalReason.ALREADY_ACCEPTED_OTHER)
+            return
+        terms = MarketVacancy.model_validate(tx.get(VAC + match["vacancy_id"])["state"])
+        agreement = terms.agreement
+        yield from self._settle(
+            tx, mkey, MatchStatus.ACCEPTED, contract_months=terms.vacancy.contract_months,
+            return_grace_days=agreement.return_grace_days if agreement else 0,
+            reentry_cooldown_months=agreement.reentry_cooldown_months if agreement else 0)
+
+    # --- workers ---------------------------------------------------------------------
+
+    def _on_worker(self, tx: StateTx, event: MarketWorker) -> Iterator[Output]:
+        key = f"{WRK}{event.market}:{event.worker_id}"
+        if event.standing in (WorkerStanding.LEFT, WorkerStanding.ERASED):
+            tx.delete(key)
+        else:
+            tx.set(key, event.model_dump(mode="json"))
+        worker = WorkerView.from_market(event)
+        dirty: dict[str, VacancyView] = {}
+        for mkey in sorted(self.by_worker.keys(f"{event.market}|{event.worker_id}")):
+            match = tx.get(mkey)
+            if match is None or match["status"] not in LIVE:
+                continue
+            view = self._view(tx, match["vacancy_id"])
+            if view is None:
+                continue
+            reason = _withdrawal_reason(event, worker, view)
+            if reason is not None:
+                yield from self._settle(tx, mkey, MatchStatus.WITHDRAWN, reason=reason)
+                dirty[view.vacancy_id] = view
+        if worker is not None and not worker.busy:
+            yield from self._offer(tx, event.market, worker, dirty)
+        for view in dirty.values():
+            yield from self._reconcile(tx, view)
+
+    def _offer(self, tx: StateTx, market: str, worker: WorkerView,
+               dirty: dict[str, VacancyView]) -> Iterator[Output]:
+        """A free worker's place among each open vacancy's proposals."""
+        for vkey in sorted(self.vacancies.keys(market)):
+            view = self._view(tx, vkey[len(VAC):])
+            if view is None or view.vacancy_id in dirty:
+                continue
+            existing = tx.get(MATCH + mv.match_id(worker.worker_id, view.vacancy_id))
+            if existing is not None and existing["status"] != MatchStatus.WITHDRAWN:
+                continue
+            taken = self.taken.get(view.vacancy_id)
+            if taken >= view.positions or not quota.has_room(view, self._quota_used(view)):
+                continue
+            if failures(worker, view):
+                continue
+            live = {m["worker_id"]: m["score"] for _, m in self._matches_of(tx, view.vacancy_id)
+                    if m["status"] == MatchStatus.PROPOSED}
+            yield from self._apply_plan(tx, view, live, [score(worker, view)],
+                                        capacity(view.positions, taken))
+
+
+def _withdrawal_reason(event: MarketWorker, worker: WorkerView | None,
+                       view: VacancyView) -> WithdrawalReason | None:
+    if event.standing is WorkerStanding.ERASED:
+        return WithdrawalReason.WORKER_ERASED
+    if worker is None:
+        return WithdrawalReason.WORKER_NO_LONGER_ELIGIBLE
+    if worker.busy:
+        if event.busy_with == mv.match_id(worker.worker_id, view.vacancy_id):
+            return None
+        return WithdrawalReason.WORKER_ACCEPTED_OTHER
+    found = failures(worker, view, positions_taken=0)
+    if not found:
+        return None
+    if Ineligible.NO_CONSENT in found:
+        return WithdrawalReason.CONSENT_WITHDRAWN
+    return WithdrawalReason.WORKER_NO_LONGER_ELIGIBLE

@@ -1,0 +1,185 @@
+"""Worker router, keyed by worker: keeps what matching knows of each worker and sends
+it to every labour market the worker belongs to (its occupations x its preferred
+destinations, or every destination with an agreement when it listed none).
+
+It is also where a worker's acceptances are arbitrated: an acceptance goes on to
+its market only if the worker holds no other accepted or pending acceptance, so a
+worker never holds two, whatever order the markets answer in.
+
+State keys: ``wkr:<worker>`` and ``dst:<partition>`` (destinations with an
+agreement, copied per partition from the agreement broadcast).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+from eventbus.stage import Context, Output, SecondaryIndex, StateTx
+from schemas.codec import Decoded
+from schemas.envelope import derived_event_id
+from schemas.events import agreements as ag
+from schemas.events import matches as mv
+from schemas.events import placements as pl
+from schemas.events import triggers as tr
+from schemas.events import workers as wk
+from schemas.events.market import AcceptanceRequest, MarketWorker, WorkerStanding
+
+WKR, DST = "wkr:", "dst:"
+ANYWHERE = "anywhere"
+
+
+def _open_to_anywhere(record: dict[str, Any]) -> list[str]:
+    profile = record.get("profile")
+    if profile and not profile["preferred_destinations"] and not record.get("erased"):
+        return [f"{record['p']}:{ANYWHERE}"]
+    return []
+
+
+def new_record(partition: int) -> dict[str, Any]:
+    return {"p": partition, "profile": None, "erased": False, "busy_with": None,
+            "reserved": None, "reentry_from": None, "returned_on_time": False,
+            "rehire": [], "markets": {}, "version": 0}
+
+
+class WorkerRouter:
+    def __init__(self, market_topic: str) -> None:
+        self.market_topic = market_topic
+        self.open_to_anywhere = SecondaryIndex(WKR, _open_to_anywhere)
+
+    @property
+    def indexes(self) -> tuple[SecondaryIndex, ...]:
+        return (self.open_to_anywhere,)
+
+    def handle(self, tx: StateTx, decoded: Decoded, ctx: Context) -> Iterator[Output]:
+        event = decoded.event
+        if isinstance(event, ag.AgreementRecorded):
+            yield from self._on_destination(tx, event.destination_country, ctx.partition)
+            return
+        worker_id = getattr(event, "worker_id", None)
+        if worker_id is None:
+            return
+        key = WKR + worker_id
+        record = dict(tx.get(key) or new_record(ctx.partition))
+        force = False
+        if isinstance(event, wk.WorkerRegistered | wk.WorkerProfileUpdated):
+            record["profile"] = wk.WorkerProfile.model_validate(
+                event.model_dump(include=set(wk.WorkerProfile.model_fields))
+            ).model_dump(mode="json")
+        elif isinstance(event, wk.WorkerErased):
+            record["erased"] = True
+        elif isinstance(event, mv.MatchResponded):
+            yield from self._on_response(tx, key, record, event, decoded.envelope.id)
+            return
+        elif isinstance(event, mv.MatchAccepted):
+            record["busy_with"], record["reserved"] = event.match_id, None
+        elif isinstance(event, mv.MatchAcceptanceRefused):
+            if record["reserved"] == event.match_id:
+                record["reserved"] = None
+            tx.set(key, record)
+            return
+        elif isinstance(event, pl.PlacementReturned):
+            yield from self._on_return(record, event)
+        elif isinstance(event, tr.TriggerFired):
+            if event.kind != tr.TriggerKind.REENTRY_ELIGIBLE:
+                return
+            force = True  # the cooldown ended: markets look at the worker again
+        else:
+            return
+        yield from self._fan_out(tx, key, record, ctx.partition, force=force)
+
+    def _on_return(self, record: dict[str, Any], event: pl.PlacementReturned) -> Iterator[Output]:
+        if record["busy_with"] in (event.match_id, None):
+            record["busy_with"] = None
+        previous = record["reentry_from"]
+        if previous is None or event.reentry_from.isoformat() > previous:
+            record["reentry_from"] = event.reentry_from.isoformat()
+        if event.on_time:
+            record["returned_on_time"] = True
+            if event.employer_id not in record["rehire"]:
+                record["rehire"] = sorted([*record["rehire"], event.employer_id])
+        yield from ()
+
+    def _on_response(self, tx: StateTx, key: str, record: dict[str, Any],
+                     event: mv.MatchResponded, cause: str) -> Iterator[Output]:
+        free = True
+        if event.decision is mv.Decision.ACCEPT:
+            holds = {record["busy_with"], record["reserved"]} - {None, event.match_id}
+            free = not holds and not record["erased"]
+            if free:
+                record["reserved"] = event.match_id
+        tx.set(key, record)
+        yield Output(self.market_topic, AcceptanceRequest(
+            market=event.market, match_id=event.match_id, vacancy_id=event.vacancy_id,
+            worker_id=event.worker_id, decision=event.decision, worker_free=free),
+            derived_event_id(cause, "acceptance-request"))
+
+    def _on_destination(self, tx: StateTx, destination: str, partition: int
+                        ) -> Iterator[Output]:
+        key = f"{DST}{partition}"
+        known = list(tx.get(key) or [])
+        if destination in known:
+            return
+        tx.set(key, sorted([*known, destination]))
+        for wkey in sorted(self.open_to_anywhere.keys(f"{partition}:{ANYWHERE}")):
+            yield from self._fan_out(tx, wkey, dict(tx.get(wkey)), partition)
+
+    def markets_of(self, tx: StateTx, record: dict[str, Any], partition: int) -> set[str]:
+        profile = record["profile"]
+        if profile is None or record["erased"]:
+            return set()
+        destinations = profile["preferred_destinations"] or tx.get(f"{DST}{partition}") or []
+        return {f"{d}-{o['isco_code']}" for d in destinations for o in profile["occupations"]}
+
+    def _fan_out(self, tx: StateTx, key: str, record: dict[str, Any], partition: int,
+                 force: bool = False) -> Iterator[Output]:
+        """Send the worker to each of its markets where what the market knows changed;
+        tell markets it left that it left."""
+        worker_id = key.removeprefix(WKR)
+        wanted = self.markets_of(tx, record, partition)
+        sent: dict[str, str] = dict(record["markets"])
+        outputs = []
+        version = record["version"] + 1
+        for market in sorted(wanted | set(sent)):
+            message = self._message(record, worker_id, market, market in wanted)
+            signature = _signature(message)
+            if sent.get(market) == signature and not force:
+                continue
+            outputs.append(Output(self.market_topic, message, derived_event_id(
+                worker_id, "market-worker", market, str(version))))
+            if market in wanted:
+                sent[market] = signature
+            else:
+                sent.pop(market, None)
+        record["markets"], record["version"] = sent, version
+        tx.set(key, record)
+        yield from outputs
+
+    @staticmethod
+    def _message(record: dict[str, Any], worker_id: str, market: str,
+                 member: bool) -> MarketWorker:
+        if record["erased"]:
+            standing = WorkerStanding.ERASED
+        elif not member:
+            standing = WorkerStanding.LEFT
+        elif record["busy_with"] is not None:
+            standing = WorkerStanding.BUSY
+        else:
+            standing = WorkerStanding.FREE
+        keep = standing in (WorkerStanding.FREE, WorkerStanding.BUSY)
+        return MarketWorker(
+            market=market, worker_id=worker_id, standing=standing,
+            profile=wk.WorkerProfile.model_validate(record["profile"]) if keep else None,
+            busy_with=record["busy_with"] if keep else None,
+            reentry_from=date.fromisoformat(record["reentry_from"])
+            if keep and record["reentry_from"] else None,
+            returned_on_time=record["returned_on_time"] if keep else False,
+            rehire_employers=record["rehire"] if keep else [])
+
+
+def _signature(message: MarketWorker) -> str:
+    payload = json.dumps(message.model_dump(mode="json"), sort_keys=True)
+    return hashlib.sha1(payload.encode(), usedforsecurity=False).hexdigest()[:16]

@@ -1,0 +1,97 @@
+"""The matcher's four handlers wired as the Kafka topology wires them (one
+partition): public events in, internal events routed to the right stage, public
+outputs collected in order."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from eventbus.stage import Output
+from schemas import topics as t
+from schemas.codec import Decoded, decode, encode
+from schemas.events import matches as mv
+from schemas.events.base import Event
+from services.matcher.agreement_router import AgreementRouter
+from services.matcher.legality_stage import LegalityShard
+from services.matcher.market_stage import MarketShard
+from services.matcher.worker_router import WorkerRouter
+from tests.support.stage_harness import StageHarness
+
+ENTRY = {
+    t.AGREEMENTS.name: "router", t.EMPLOYERS.name: "legality", t.VACANCIES.name: "legality",
+    t.WORKERS.name: "workers", t.MATCH_RESPONSES.name: "workers",
+    t.MATCH_REVIEWS.name: "market", t.PLACEMENTS.name: "workers", t.TRIGGERS.name: "workers",
+}
+ROUTES = {
+    t.MATCHER_AGREEMENTS_BROADCAST.name: ("legality", "workers"),
+    t.MATCHER_MARKET.name: ("market",),
+    t.MATCHES.name: ("workers",),
+}
+
+
+class MatcherHarness:
+    def __init__(self) -> None:
+        legality = LegalityShard(t.VACANCY_STATUS.name, t.MATCHER_MARKET.name)
+        workers = WorkerRouter(t.MATCHER_MARKET.name)
+        market = MarketShard(t.MATCHES.name, t.VACANCY_STATUS.name, t.QUOTA.name)
+        self.stages = {
+            "router": StageHarness(AgreementRouter(
+                t.MATCHER_AGREEMENTS_BROADCAST.name, 1).handle),
+            "legality": StageHarness(legality.handle, legality.indexes),
+            "workers": StageHarness(workers.handle, workers.indexes),
+            "market": StageHarness(market.handle, market.indexes),
+        }
+        self.published: list[Decoded] = []
+        self.seen: set[str] = set()
+
+    def send(self, event: Event, *, event_id: str | None = None) -> list[Decoded]:
+        """Feed a public event; returns the public events it caused, in order."""
+        topic = next(tp.name for tp in t.PUBLIC if type(event) in tp.events)
+        before = len(self.published)
+        enc = encode(event, source="/tests", event_id=event_id)
+        queue: deque[tuple[str, Decoded]] = deque([(ENTRY[topic], decode(enc.value,
+                                                                         enc.headers))])
+        while queue:
+            stage, decoded = queue.popleft()
+            for out in self.stages[stage].feed(decoded):
+                queue.extend(self._route(out))
+        return self.published[before:]
+
+    def _route(self, out: Output) -> list[tuple[str, Decoded]]:
+        enc = encode(out.event, source="/matcher", event_id=out.event_id)
+        decoded = decode(enc.value, enc.headers)
+        if out.topic in (t.VACANCY_STATUS.name, t.QUOTA.name, t.MATCHES.name):
+            self.published.append(decoded)
+        return [(stage, decoded) for stage in ROUTES.get(out.topic, ())]
+
+    # what the gateway would read ---------------------------------------------------
+
+    def matches(self) -> dict[str, dict[str, Any]]:
+        """match id -> latest state, folded from the published match events."""
+        state: dict[str, dict[str, Any]] = {}
+        for d in self.published:
+            e = d.event
+            if isinstance(e, mv.MatchState):
+                row = state.setdefault(e.match_id, {"worker_id": e.worker_id,
+                                                    "vacancy_id": e.vacancy_id})
+                status = {mv.MatchProposed: "proposed", mv.MatchApproved: "approved",
+                          mv.MatchRejected: "rejected", mv.MatchAccepted: "accepted",
+                          mv.MatchDeclined: "declined",
+                          mv.MatchWithdrawn: "withdrawn"}.get(type(e))
+                if status:
+                    row["status"] = status
+                if isinstance(e, mv.MatchProposed):
+                    row["score"] = e.score
+                if isinstance(e, mv.MatchWithdrawn):
+                    row["reason"] = e.reason.value
+                if isinstance(e, mv.MatchApprovalRefused | mv.MatchAcceptanceRefused):
+                    row["refused"] = e.reason.value
+        return state
+
+    def live(self, vacancy_id: str) -> list[str]:
+        """Workers proposed for the vacancy now, best score first."""
+        rows = [r for r in self.matches().values()
+                if r["vacancy_id"] == vacancy_id and r["status"] == "proposed"]
+        return [r["worker_id"] for r in sorted(rows, key=lambda r: (-r["score"],
+                                                                    r["worker_id"]))]
