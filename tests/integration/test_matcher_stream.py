@@ -95,7 +95,7 @@ def test_proposals_reviews_and_acceptance_on_kafka(broker, topic_prefix, matcher
     matches_topic = topic(topic_prefix, MATCHES)
 
     def proposed(records, n):
-        return sum(1 for s in fold(records)[0].values() if s == "proposed") >= n
+        return sum(1 for s in fold(records).values() if s == "proposed") >= n
 
     read_until(broker.bootstrap, [matches_topic], lambda r: proposed(r, 10), timeout=90)
     best = match_id("w7", "v1")
