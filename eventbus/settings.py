@@ -35,3 +35,19 @@ class KafkaSettings(BaseSettings):
     @property
     def bootstrap_list(self) -> list[str]:
         return [s.strip() for s in self.kafka_bootstrap_servers.split(",") if s.strip()]
+
+
+class StreamSettings(KafkaSettings):
+    """Settings of every faust stream processor (matcher, tracker)."""
+
+    dedup_retention_hours: Annotated[float, Field(
+        gt=0, description="How long processed event ids are remembered")] = 168.0
+    dedup: Annotated[bool, Field(
+        description="Skip events whose id was processed before; off only for the fault "
+        "harness's control run, which must then see duplicates")] = True
+    batch_size: Annotated[int, Field(ge=1, le=10_000,
+                                     description="Records handled per stage batch")] = 500
+
+    def stage_options(self) -> dict[str, object]:
+        return {"dedup_retention_s": self.dedup_retention_hours * 3600, "dedup": self.dedup,
+                "batch_size": self.batch_size}

@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 SEEN = "seen:"
 OUTBOX = "out:"
+#: an outbox entry is one changelog record: keep it well under Kafka's 1 MB default
+OUTBOX_CHUNK_BYTES = 512 * 1024
 _DELETED = object()
 
 
@@ -251,9 +253,8 @@ class Stage:
             self._commit(partition, batch, now)
         self.stats.batches += 1
         for partition, batch in batches.items():
-            if batch.records:
-                await self._publish(f"{OUTBOX}{partition}:{batch.ids[0]}", partition,
-                                    batch.records)
+            for key, records in self._chunks(partition, batch):
+                await self._publish(key, partition, records)
 
     async def _handle(self, event: EventT, batches: dict[int, _PartitionBatch]) -> None:
         msg = event.message
@@ -291,15 +292,32 @@ class Stage:
     def _commit(self, partition: int, batch: _PartitionBatch, now: float) -> None:
         if not batch.ids:
             return
-        if batch.records:
-            self.stats.outputs += len(batch.records)
-            self._write(partition, f"{OUTBOX}{partition}:{batch.ids[0]}",
-                        {"p": partition, "records": batch.records})
+        self.stats.outputs += len(batch.records)
+        for key, records in self._chunks(partition, batch):
+            self._write(partition, key, {"p": partition, "records": records})
         for key, value in batch.tx.writes():  # indexes already follow these writes
             self._write(partition, key, None if value is _DELETED else value, index=False)
         seen_key = f"{SEEN}{partition}:{batch.ids[0]}"
         self._write(partition, seen_key, {"p": partition, "t": now, "ids": batch.ids})
         self._seen_records.append((now, seen_key, partition, batch.ids))
+
+    @staticmethod
+    def _chunks(partition: int, batch: _PartitionBatch
+                ) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+        """The batch's outputs as outbox entries of bounded size."""
+        chunk: list[dict[str, Any]] = []
+        size = 0
+        number = 0
+        for record in batch.records:
+            record_size = len(record["value"]) + sum(len(k) + len(v)
+                                                     for k, v in record["headers"]) + 200
+            if chunk and size + record_size > OUTBOX_CHUNK_BYTES:
+                yield f"{OUTBOX}{partition}:{batch.ids[0]}:{number}", chunk
+                chunk, size, number = [], 0, number + 1
+            chunk.append(record)
+            size += record_size
+        if chunk:
+            yield f"{OUTBOX}{partition}:{batch.ids[0]}:{number}", chunk
 
     def _write(self, partition: int, key: str, value: Any, index: bool = True) -> None:
         data = self.table.data

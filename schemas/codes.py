@@ -26,20 +26,35 @@ def isco_unit_groups() -> dict[str, str]:
             if row["level"] == "4"}
 
 
+@cache
+def countries() -> frozenset[str]:
+    return frozenset(c.alpha_2 for c in pycountry.countries)
+
+
+@cache
+def currencies() -> frozenset[str]:
+    return frozenset(c.alpha_3 for c in pycountry.currencies)
+
+
+@cache
+def languages() -> frozenset[str]:
+    return frozenset(x.alpha_2 for x in pycountry.languages if hasattr(x, "alpha_2"))
+
+
 def _country(value: str) -> str:
-    if pycountry.countries.get(alpha_2=value) is None:
+    if value not in countries():
         raise ValueError("not an ISO 3166-1 alpha-2 country code")
     return value
 
 
 def _currency(value: str) -> str:
-    if pycountry.currencies.get(alpha_3=value) is None:
+    if value not in currencies():
         raise ValueError("not an ISO 4217 currency code")
     return value
 
 
 def _language(value: str) -> str:
-    if pycountry.languages.get(alpha_2=value) is None:
+    if value not in languages():
         raise ValueError("not an ISO 639-1 language code")
     return value
 

@@ -147,7 +147,14 @@ MATCHER_MARKET = Topic(
     ("matcher",), ("matcher",), internal=True, retention_ms=FOREVER,
 )
 
-INTERNAL: tuple[Topic, ...] = (MATCHER_AGREEMENTS_BROADCAST, MATCHER_MARKET)
+TRACKER_TICKS = Topic(
+    "circular-tracker.ticks", "clock",
+    "Each clock tick that moved the clock forward, copied to every partition: each "
+    "placement shard ticks its own placements.",
+    (clock.ClockTicked,), ("tracker",), ("tracker",), internal=True, retention_ms=4 * WEEK_MS,
+)
+
+INTERNAL: tuple[Topic, ...] = (MATCHER_AGREEMENTS_BROADCAST, MATCHER_MARKET, TRACKER_TICKS)
 
 
 def changelog(app_id: str, table: str, partitions: int = PARTITIONS) -> Topic:
@@ -165,7 +172,7 @@ TRACKER_APP = "circular-tracker"
 #: faust tables of each stream processor, by app id
 TABLES: dict[str, tuple[str, ...]] = {
     MATCHER_APP: ("agreement-router", "legality", "workers", "market"),
-    TRACKER_APP: ("clock",),
+    TRACKER_APP: ("clock", "placements"),
 }
 
 #: tables whose changelog follows a topic with another partition count

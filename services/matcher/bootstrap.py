@@ -33,9 +33,7 @@ SOURCE = "/circular/matcher"
 def build(settings: MatcherSettings) -> faust.App:
     name = settings.topic
     app = make_app(name(t.MATCHER_APP), settings, web_port=settings.matcher_web_port)
-    common: dict[str, Any] = {
-        "source": SOURCE, "dedup_retention_s": settings.dedup_retention_hours * 3600,
-        "dedup": settings.dedup, "batch_size": settings.batch_size}
+    common: dict[str, Any] = {"source": SOURCE, **settings.stage_options()}
 
     router = AgreementRouter(name(t.MATCHER_AGREEMENTS_BROADCAST.name), t.PARTITIONS)
     Stage(app=app, name="agreement-router", topics=(name(t.AGREEMENTS.name),),

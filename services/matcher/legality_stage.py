@@ -159,6 +159,10 @@ def _market_state(posted: va.VacancyPosted, result: Evaluation,
                   else WithdrawalReason.VACANCY_REJECTED)
     else:
         reason = None
+    occupation = terms.occupation(posted.isco_code) if terms is not None else None
+    # the market needs only its own occupation's terms of the agreement
+    slim = (terms.model_copy(update={"occupations": [occupation]})
+            if terms is not None and occupation is not None else None)
     return MarketVacancy(market=market_key(posted.destination_country, posted.isco_code),
                          vacancy=posted, status=result.status, closed_reason=reason,
-                         agreement=terms)
+                         agreement=slim)

@@ -13,7 +13,6 @@ agreement, copied per partition from the agreement broadcast).
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
@@ -29,6 +28,7 @@ from schemas.events import workers as wk
 from schemas.events.market import AcceptanceRequest, MarketWorker, WorkerStanding
 
 WKR, DST = "wkr:", "dst:"
+PLACEHOLDER_MARKET = "XX-0000"  # replaced by each market's name before sending
 ANYWHERE = "anywhere"
 
 
@@ -137,21 +137,25 @@ class WorkerRouter:
     def _fan_out(self, tx: StateTx, key: str, record: dict[str, Any], partition: int,
                  force: bool = False) -> Iterator[Output]:
         """Send the worker to each of its markets where what the market knows changed;
-        tell markets it left that it left."""
+        tell markets it left that it left. The message is the same for every market
+        but for the market's name, so it is built and signed once."""
         worker_id = key.removeprefix(WKR)
         wanted = self.markets_of(tx, record, partition)
         sent: dict[str, str] = dict(record["markets"])
+        member = self._message(record, worker_id, member=True)
+        gone = self._message(record, worker_id, member=False)
+        signatures = {True: _signature(member), False: _signature(gone)}
         outputs = []
         version = record["version"] + 1
         for market in sorted(wanted | set(sent)):
-            message = self._message(record, worker_id, market, market in wanted)
-            signature = _signature(message)
-            if sent.get(market) == signature and not force:
+            is_member = market in wanted
+            if sent.get(market) == signatures[is_member] and not force:
                 continue
+            message = (member if is_member else gone).model_copy(update={"market": market})
             outputs.append(Output(self.market_topic, message, derived_event_id(
                 worker_id, "market-worker", market, str(version))))
-            if market in wanted:
-                sent[market] = signature
+            if is_member:
+                sent[market] = signatures[True]
             else:
                 sent.pop(market, None)
         record["markets"], record["version"] = sent, version
@@ -159,8 +163,7 @@ class WorkerRouter:
         yield from outputs
 
     @staticmethod
-    def _message(record: dict[str, Any], worker_id: str, market: str,
-                 member: bool) -> MarketWorker:
+    def _message(record: dict[str, Any], worker_id: str, member: bool) -> MarketWorker:
         if record["erased"]:
             standing = WorkerStanding.ERASED
         elif not member:
@@ -171,7 +174,7 @@ class WorkerRouter:
             standing = WorkerStanding.FREE
         keep = standing in (WorkerStanding.FREE, WorkerStanding.BUSY)
         return MarketWorker(
-            market=market, worker_id=worker_id, standing=standing,
+            market=PLACEHOLDER_MARKET, worker_id=worker_id, standing=standing,
             profile=wk.WorkerProfile.model_validate(record["profile"]) if keep else None,
             busy_with=record["busy_with"] if keep else None,
             reentry_from=date.fromisoformat(record["reentry_from"])
@@ -181,5 +184,5 @@ class WorkerRouter:
 
 
 def _signature(message: MarketWorker) -> str:
-    payload = json.dumps(message.model_dump(mode="json"), sort_keys=True)
+    payload = message.model_dump_json(exclude={"market"})
     return hashlib.sha1(payload.encode(), usedforsecurity=False).hexdigest()[:16]

@@ -1,4 +1,6 @@
-"""The clock: the latest tick seen is "today"; earlier ticks change nothing.
+"""The clock (SPEC 3.6): the latest tick seen is "today"; a tick not later than it
+changes nothing. A tick that moves the clock forward is copied to every partition
+of the tracker's tick topic, so every placement shard sees every tick.
 
 State key: ``today`` (ISO date)."""
 
@@ -9,18 +11,27 @@ from datetime import date
 
 from eventbus.stage import Context, Output, StateTx
 from schemas.codec import Decoded
+from schemas.envelope import derived_event_id
 from schemas.events.clock import ClockTicked
 from services.tracker.domain.clock import advance
 
 TODAY = "today"
 
 
-def handle(tx: StateTx, decoded: Decoded, ctx: Context) -> Iterator[Output]:
-    event = decoded.event
-    if not isinstance(event, ClockTicked):
-        return
-    seen = tx.get(TODAY)
-    today = advance(date.fromisoformat(seen) if seen else None, event.date)
-    if today is not None:
+class ClockStage:
+    def __init__(self, ticks_topic: str, partitions: int) -> None:
+        self.ticks_topic = ticks_topic
+        self.partitions = partitions
+
+    def handle(self, tx: StateTx, decoded: Decoded, ctx: Context) -> Iterator[Output]:
+        event = decoded.event
+        if not isinstance(event, ClockTicked):
+            return
+        seen = tx.get(TODAY)
+        today = advance(date.fromisoformat(seen) if seen else None, event.date)
+        if today is None:
+            return
         tx.set(TODAY, today.isoformat())
-    yield from ()
+        event_id = derived_event_id("tick", today.isoformat())
+        for partition in range(self.partitions):
+            yield Output(self.ticks_topic, event, event_id, partition=partition)

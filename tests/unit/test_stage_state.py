@@ -75,3 +75,17 @@ def test_indexes_follow_staged_writes_and_a_rollback_undoes_them():
     assert idx.keys("DE") == {"vac:2"} and idx.keys("KR") == {"vac:1"}
     failed.rollback()
     assert idx.keys("DE") == {"vac:1"} and idx.keys("KR") == set()
+
+
+def test_outbox_entries_stay_small_however_many_outputs_a_batch_has():
+    from eventbus.stage import OUTBOX_CHUNK_BYTES, Stage, _PartitionBatch
+
+    batch = _PartitionBatch(StateTx(FakeTable()), ids=["first"],
+                            records=[{"value": "x" * 10_000, "headers": [["ce_id", "i"]]}
+                                     for _ in range(400)])
+    chunks = list(Stage._chunks(3, batch))
+    assert len(chunks) > 1
+    assert [key for key, _ in chunks][:2] == ["out:3:first:0", "out:3:first:1"]
+    assert sum(len(records) for _, records in chunks) == 400
+    for _, records in chunks:
+        assert sum(len(r["value"]) for r in records) <= OUTBOX_CHUNK_BYTES

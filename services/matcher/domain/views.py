@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from schemas.codes import CefrLevel
 from schemas.events.agreements import AgreementRecorded
@@ -44,6 +45,28 @@ class WorkerView:
             preferred_destinations=frozenset(profile.preferred_destinations),
             available_from=profile.available_from, consent_matching=profile.consent_matching,
             **standing)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_record(cls, data: Mapping[str, Any]) -> WorkerView | None:
+        """From a stored MarketWorker (as JSON data) without re-validating it: the
+        stage validated it when it arrived."""
+        profile = data.get("profile")
+        if profile is None or data["standing"] in ("erased", "left"):
+            return None
+        reentry = data.get("reentry_from")
+        return cls(
+            worker_id=data["worker_id"],
+            date_of_birth=date.fromisoformat(profile["date_of_birth"]),
+            citizenship=profile["citizenship"],
+            occupations={o["isco_code"]: o["experience_years"] for o in profile["occupations"]},
+            skills=frozenset(profile["skills"]),
+            languages={x["language"]: CefrLevel(x["level"]) for x in profile["languages"]},
+            preferred_destinations=frozenset(profile["preferred_destinations"]),
+            available_from=date.fromisoformat(profile["available_from"]),
+            consent_matching=profile["consent_matching"], busy=data["standing"] == "busy",
+            reentry_from=date.fromisoformat(reentry) if reentry else None,
+            returned_on_time=data.get("returned_on_time", False),
+            rehire_employers=frozenset(data.get("rehire_employers", ())))
 
     @classmethod
     def from_market(cls, message: MarketWorker) -> WorkerView | None:

@@ -1,0 +1,272 @@
+"""Matcher benchmark (``make bench``): one matcher worker on a real broker.
+
+1. Throughput: the roster's events are written to the input topics first; the bare
+   consumer (tests/bench/baseline.py) reads those same records, then a matcher
+   worker starts and works through them (with all its internal fan-out) until its
+   consumer group has no lag. Events per second through the matcher, as a ratio
+   to the bare consumer's, measured in the same run.
+2. Latency: a steady 100 events/s (worker registrations and vacancies) for a
+   minute; for each vacancy, the time from its write to its first proposal on
+   ``circular.matches`` (p50, p99).
+3. Memory: the matcher's peak resident set (VmHWM), per 100,000 workers.
+4. The pure rules engine: time to find a vacancy's best candidates through the
+   market index against the naive full scan, at 10k, 100k and 1M workers.
+
+    python -m tests.bench.matcher [--workers 200000 --vacancies 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer
+from kafka.errors import KafkaError
+
+from eventbus.admin import ensure_topics
+from schemas.codec import decode, encode
+from schemas.events import matches as mv
+from schemas.events.base import Event
+from schemas.topics import AGREEMENTS, EMPLOYERS, MATCHES, VACANCIES, WORKERS, catalogue
+from services.matcher.domain.candidates import MarketIndex, naive_best
+from services.matcher.domain.views import VacancyView, WorkerView
+from tests.bench.baseline import bare_consume, produce
+from tests.bench.roster import Roster
+from tests.support.brokers import session_broker
+from tests.support.processes import ServiceProcess
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def records(events: list[Event]) -> list[tuple[bytes, bytes, list[tuple[str, bytes]]]]:
+    out = []
+    for e in events:
+        enc = encode(e, source="/bench")
+        out.append((enc.key, enc.value, enc.headers))
+    return out
+
+
+def group_lag(bootstrap: str, group: str, topics: list[str]) -> int | None:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        try:
+            committed = admin.list_group_offsets(group).get(group, {})
+        except KafkaError:  # the group does not exist yet
+            return None
+        parts = [tp for tp in committed if tp.topic in topics]
+        if len(parts) < sum(len(consumer.partitions_for_topic(t) or ()) for t in topics):
+            return None
+        ends = consumer.end_offsets(parts)
+        return sum(max(0, ends[tp] - committed[tp].offset) for tp in parts)
+    finally:
+        consumer.close()
+        admin.close()
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def throughput(bootstrap: str, prefix: str, roster: Roster, n_workers: int,
+               n_vacancies: int, n_employers: int, var: Path) -> dict[str, Any]:
+    def name(x: Any) -> str:
+        return str(x.prefixed(prefix).name)
+
+    batches = [
+        (name(AGREEMENTS), records(list(roster.agreements()))),
+        (name(EMPLOYERS), records(list(roster.employers(n_employers)))),
+        (name(WORKERS), records([roster.worker(i) for i in range(n_workers)])),
+        (name(VACANCIES), records([roster.vacancy(i, n_employers)
+                                   for i in range(n_vacancies)])),
+    ]
+    total = sum(len(r) for _, r in batches)
+    for topic, recs in batches:
+        asyncio.run(produce(bootstrap, topic, recs))
+    bare = {}
+    for topic, recs in batches[2:]:
+        bare[topic] = len(recs) / asyncio.run(bare_consume(bootstrap, topic, len(recs)))
+    bare_eps = total / sum(len(r) / bare.get(topic, max(bare.values()))
+                           for topic, r in batches)
+    env = {"CIRCULAR_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "CIRCULAR_TOPIC_PREFIX": prefix,
+           "CIRCULAR_VAR_DIR": str(var), "CIRCULAR_LOG_LEVEL": "WARNING"}
+    matcher = ServiceProcess("matcher", ["services.matcher"], env, var / "matcher.log").start()
+    assert matcher.proc is not None
+    idle_rss = None
+    group = f"{prefix}circular-matcher"
+    inputs = [topic for topic, _ in batches]
+    internal = [x.prefixed(prefix).name for x in catalogue()
+                if x.name.startswith("circular-matcher.") and not x.name.endswith(".dlq")]
+    started = time.monotonic()
+    first = None
+    while True:
+        time.sleep(0.5)
+        if not matcher.alive:
+            raise RuntimeError(f"the matcher died; see {matcher.log_path}")
+        lag = group_lag(bootstrap, group, inputs + internal)
+        if idle_rss is None:
+            idle_rss = rss_mib(matcher.proc.pid)
+        if lag is not None and first is None:
+            first = time.monotonic()
+        if lag == 0:
+            break
+        if time.monotonic() - started > 3600:
+            raise TimeoutError("matcher did not finish the roster within an hour")
+    elapsed = time.monotonic() - (first or started)
+    return {"matcher": matcher, "events": total, "seconds": elapsed,
+            "matcher_eps": total / elapsed, "bare_eps": bare_eps,
+            "ratio": total / elapsed / bare_eps,
+            "peak_rss_mib": peak_rss_mib(matcher.proc.pid), "idle_rss_mib": idle_rss}
+
+
+def latency(bootstrap: str, prefix: str, roster: Roster, n_employers: int, rate: int,
+            seconds: int, first_worker: int, first_vacancy: int) -> dict[str, Any]:
+    matches = MATCHES.prefixed(prefix).name
+    consumer = KafkaConsumer(matches, bootstrap_servers=bootstrap, auto_offset_reset="latest",
+                             group_id=f"bench-{uuid.uuid4().hex[:6]}")
+    consumer.poll(timeout_ms=2000)  # join, position at the end
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
+    sent: dict[str, float] = {}
+    first_proposal: dict[str, float] = {}
+    vacancies = VACANCIES.prefixed(prefix).name
+    workers = WORKERS.prefixed(prefix).name
+    w, v = first_worker, first_vacancy
+    start = time.monotonic()
+    n = 0
+    while time.monotonic() - start < seconds:
+        due = start + n / rate
+        while time.monotonic() < due:
+            _drain(consumer, first_proposal, 0)
+        if n % 10 == 0:
+            event: Event = roster.vacancy(v, n_employers)
+            topic = vacancies
+            v += 1
+        else:
+            event = roster.worker(w)
+            topic = workers
+            w += 1
+        enc = encode(event, source="/bench")
+        producer.send(topic, key=enc.key, value=enc.value, headers=enc.headers)
+        if topic == vacancies:
+            producer.flush()
+            sent[event.vacancy_id] = time.monotonic()  # type: ignore[attr-defined]
+        n += 1
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        _drain(consumer, first_proposal, 200)
+    producer.close()
+    consumer.close()
+    delays = sorted((first_proposal[k] - sent[k]) * 1000 for k in sent if k in first_proposal)
+    return {"events_per_second": rate, "seconds": seconds, "vacancies": len(sent),
+            "with_proposal": len(delays),
+            "p50_ms": statistics.median(delays) if delays else None,
+            "p99_ms": delays[min(len(delays) - 1, int(len(delays) * 0.99))] if delays else None}
+
+
+def _drain(consumer: KafkaConsumer, seen: dict[str, float], timeout_ms: int) -> None:
+    for batch in consumer.poll(timeout_ms=timeout_ms).values():
+        now = time.monotonic()
+        for r in batch:
+            d = decode(r.value, [(k, bytes(x)) for k, x in r.headers])
+            if isinstance(d.event, mv.MatchProposed):
+                seen.setdefault(d.event.vacancy_id, now)
+
+
+def rules_engine(sizes: list[int], per_size: int = 60) -> list[dict[str, Any]]:
+    out = []
+    for size in sizes:
+        roster = Roster(seed=size)
+        agreements = {a.destination_country: a for a in roster.agreements()}
+        workers: list[WorkerView] = []
+        markets: dict[str, MarketIndex] = {}
+        for i in range(size):
+            ev = roster.worker(i)
+            view = WorkerView.of(ev.worker_id, ev)
+            workers.append(view)
+            for o in ev.occupations:
+                for d in ev.preferred_destinations or agreements:
+                    markets.setdefault(f"{d}-{o.isco_code}", MarketIndex()).upsert(view)
+        vacancies = [VacancyView.of(v, agreements[v.destination_country])
+                     for v in (roster.vacancy(i, 1000) for i in range(per_size))]
+        started = time.perf_counter()
+        for v in vacancies:
+            markets.get(f"{v.destination_country}-{v.isco_code}", MarketIndex()).best(v, 5)
+        indexed = (time.perf_counter() - started) / len(vacancies)
+        naive_count = max(3, min(per_size, 6_000_000 // size))
+        started = time.perf_counter()
+        for v in vacancies[:naive_count]:
+            naive_best(workers, v, 5)
+        naive = (time.perf_counter() - started) / naive_count
+        out.append({"workers": size, "indexed_ms": indexed * 1000, "naive_ms": naive * 1000,
+                    "speedup": naive / indexed})
+        print(f"rules engine at {size}: {indexed * 1000:.2f} ms indexed, "
+              f"{naive * 1000:.1f} ms naive ({naive / indexed:.0f}x)", flush=True)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Matcher benchmark")
+    parser.add_argument("--workers", type=int, default=200_000)
+    parser.add_argument("--vacancies", type=int, default=20_000)
+    parser.add_argument("--employers", type=int, default=3_000)
+    parser.add_argument("--rate", type=int, default=100)
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--engine-sizes", default="10000,100000,1000000")
+    parser.add_argument("--out", default=str(ROOT / "var" / "bench" / "matcher.json"))
+    args = parser.parse_args(argv)
+    results: dict[str, Any] = {"roster": {"workers": args.workers, "vacancies": args.vacancies,
+                                          "employers": args.employers, "destinations": 30,
+                                          "occupations": 60}}
+    results["rules_engine"] = rules_engine([int(s) for s in args.engine_sizes.split(",")])
+    with session_broker() as broker:
+        prefix = f"bench{uuid.uuid4().hex[:6]}."
+        report = ensure_topics(broker.bootstrap, catalogue(prefix))
+        assert not report.problems, report.problems
+        var = Path(tempfile.mkdtemp(prefix="circular-bench-"))
+        roster = Roster(seed=11)
+        tp = throughput(broker.bootstrap, prefix, roster, args.workers, args.vacancies,
+                        args.employers, var)
+        matcher = tp.pop("matcher")
+        results["throughput"] = tp
+        print(f"throughput: {tp['matcher_eps']:.0f} events/s through the matcher, "
+              f"{tp['bare_eps']:.0f} bare ({tp['ratio']:.3f}); peak RSS "
+              f"{tp['peak_rss_mib']:.0f} MiB", flush=True)
+        results["latency"] = latency(broker.bootstrap, prefix, roster, args.employers,
+                                     args.rate, args.seconds, args.workers, args.vacancies)
+        print(f"latency: {results['latency']}", flush=True)
+        peak = peak_rss_mib(matcher.proc.pid)
+        results["memory"] = {"peak_rss_mib": peak, "idle_rss_mib": tp["idle_rss_mib"],
+                             "per_100k_workers_mib": (peak - tp["idle_rss_mib"])
+                             * 100_000 / args.workers}
+        matcher.stop()
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
