@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import faust
+import orjson
 from faust.types import EventT, TableT
 
 from eventbus.deadletter import dead_letter_headers, dead_letter_topic
@@ -48,6 +49,7 @@ SEEN = "seen:"
 OUTBOX = "out:"
 #: an outbox entry is one changelog record: keep it well under Kafka's 1 MB default
 OUTBOX_CHUNK_BYTES = 512 * 1024
+HEADERS_ALLOWANCE = 600  # CloudEvents headers and record framing, generously
 _DELETED = object()
 
 
@@ -294,7 +296,8 @@ class Stage:
             return
         self.stats.outputs += len(batch.records)
         for key, records in self._chunks(partition, batch):
-            self._write(partition, key, {"p": partition, "records": records})
+            self._write(partition, key, {"p": partition, "records": [
+                {**r, "headers": [[k, v.decode()] for k, v in r["headers"]]} for r in records]})
         for key, value in batch.tx.writes():  # indexes already follow these writes
             self._write(partition, key, None if value is _DELETED else value, index=False)
         seen_key = f"{SEEN}{partition}:{batch.ids[0]}"
@@ -309,8 +312,7 @@ class Stage:
         size = 0
         number = 0
         for record in batch.records:
-            record_size = len(record["value"]) + sum(len(k) + len(v)
-                                                     for k, v in record["headers"]) + 200
+            record_size = len(record["value"]) + HEADERS_ALLOWANCE
             if chunk and size + record_size > OUTBOX_CHUNK_BYTES:
                 yield f"{OUTBOX}{partition}:{batch.ids[0]}:{number}", chunk
                 chunk, size, number = [], 0, number + 1
@@ -327,7 +329,9 @@ class Stage:
             self.table.send_changelog(partition, key, None, value_serializer="raw")
         else:
             data[key] = value
-            self.table.send_changelog(partition, key, value)
+            # encoded here (orjson) as the JSON the table's codec reads back on recovery
+            self.table.send_changelog(partition, key, orjson.dumps(value),
+                                      value_serializer="raw")
         # the memory store forgets a revoked partition's keys by this map; it only
         # fills it during recovery, so record live writes too
         key_partition = getattr(data, "_key_partition", None)
@@ -347,7 +351,7 @@ class Stage:
             "key": out.key if out.key is not None else enc.key.decode(),
             "partition": out.partition,
             "value": enc.value.decode(),
-            "headers": [[k, v.decode()] for k, v in enc.headers],
+            "headers": enc.headers,  # (name, bytes) pairs; stored as text in the outbox
         }
 
     async def _publish(self, outbox_key: str, partition: int,
@@ -355,9 +359,10 @@ class Stage:
         producer = self.app.producer
         futures: list[asyncio.Future[Any]] = []
         for r in records:
+            headers = [(k, v if isinstance(v, bytes) else v.encode()) for k, v in r["headers"]]
             fut = await producer.send(
                 r["topic"], r["key"].encode(), r["value"].encode(), r["partition"],
-                None, [(k, v.encode()) for k, v in r["headers"]],
+                None, headers,
             )
             futures.append(asyncio.ensure_future(fut))
 

@@ -42,11 +42,14 @@ class WorkerStanding(StrEnum):
 
 class MarketWorker(Event):
     """A worker as one market sees it, or ``left`` when the worker no longer belongs
-    to the market (changed occupations or preferences)."""
+    to the market (changed occupations or preferences). ``markets``, when given, lists
+    every market on the partition this record is written to that it applies to
+    (``market`` is then the first of them): one record per partition, not per market."""
 
     type = "circular.market.worker"
     key_field = "market"
     market: Market
+    markets: list[Market] = []
     worker_id: Id
     standing: WorkerStanding
     profile: WorkerProfile | None = None

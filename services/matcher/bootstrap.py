@@ -47,7 +47,7 @@ def build(settings: MatcherSettings) -> faust.App:
           handler=legality.handle, table=app.Table("legality", partitions=t.PARTITIONS),
           indexes=legality.indexes, **common).install()
 
-    workers = WorkerRouter(name(t.MATCHER_MARKET.name))
+    workers = WorkerRouter(name(t.MATCHER_MARKET.name), t.PARTITIONS)
     Stage(app=app, name="workers",
           topics=(name(t.WORKERS.name), name(t.MATCH_RESPONSES.name), name(t.MATCHES.name),
                   name(t.PLACEMENTS.name), name(t.TRIGGERS.name),

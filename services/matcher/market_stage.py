@@ -336,14 +336,19 @@ class MarketShard:
     # --- workers ---------------------------------------------------------------------
 
     def _on_worker(self, tx: StateTx, event: MarketWorker) -> Iterator[Output]:
-        key = f"{WRK}{event.market}:{event.worker_id}"
+        for market in event.markets or [event.market]:
+            yield from self._on_worker_in(tx, event, market)
+
+    def _on_worker_in(self, tx: StateTx, event: MarketWorker, market: str
+                      ) -> Iterator[Output]:
+        key = f"{WRK}{market}:{event.worker_id}"
         if event.standing in (WorkerStanding.LEFT, WorkerStanding.ERASED):
             tx.delete(key)
         else:  # kept as compact JSON text: a fraction of the memory of nested dicts
-            tx.set(key, event.model_dump_json(exclude={"market"}))
+            tx.set(key, event.model_dump_json(exclude={"market", "markets"}))
         worker = WorkerView.from_market(event)
         dirty: dict[str, VacancyView] = {}
-        for mkey in sorted(self.by_worker.keys(f"{event.market}|{event.worker_id}")):
+        for mkey in sorted(self.by_worker.keys(f"{market}|{event.worker_id}")):
             match = tx.get(mkey)
             if match is None or match["status"] not in LIVE:
                 continue
@@ -355,7 +360,7 @@ class MarketShard:
                 yield from self._settle(tx, mkey, MatchStatus.WITHDRAWN, reason=reason)
                 dirty[view.vacancy_id] = view
         if worker is not None and not worker.busy:
-            yield from self._offer(tx, event.market, worker, dirty)
+            yield from self._offer(tx, market, worker, dirty)
         for view in dirty.values():
             yield from self._reconcile(tx, view)
 

@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
+from kafka.partitioner.default import murmur2
+
 from eventbus.stage import Context, Output, SecondaryIndex, StateTx
 from schemas.codec import Decoded
 from schemas.envelope import derived_event_id
@@ -45,9 +47,16 @@ def new_record(partition: int) -> dict[str, Any]:
             "rehire": [], "markets": {}, "version": 0}
 
 
+def partition_of(key: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner (murmur2) gives ``key``: where the
+    market's other records (vacancies, reviews) land."""
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+
+
 class WorkerRouter:
-    def __init__(self, market_topic: str) -> None:
+    def __init__(self, market_topic: str, partitions: int) -> None:
         self.market_topic = market_topic
+        self.partitions = partitions
         self.open_to_anywhere = SecondaryIndex(WKR, _open_to_anywhere)
 
     @property
@@ -138,26 +147,33 @@ class WorkerRouter:
                  force: bool = False) -> Iterator[Output]:
         """Send the worker to each of its markets where what the market knows changed;
         tell markets it left that it left. The message is the same for every market
-        but for the market's name, so it is built and signed once."""
+        but for the market's name, so it is built and signed once, and sent once per
+        partition with the markets of that partition it concerns."""
         worker_id = key.removeprefix(WKR)
         wanted = self.markets_of(tx, record, partition)
         sent: dict[str, str] = dict(record["markets"])
         member = self._message(record, worker_id, member=True)
         gone = self._message(record, worker_id, member=False)
         signatures = {True: _signature(member), False: _signature(gone)}
-        outputs = []
         version = record["version"] + 1
+        groups: dict[tuple[int, bool], list[str]] = {}
         for market in sorted(wanted | set(sent)):
             is_member = market in wanted
             if sent.get(market) == signatures[is_member] and not force:
                 continue
-            message = (member if is_member else gone).model_copy(update={"market": market})
-            outputs.append(Output(self.market_topic, message, derived_event_id(
-                worker_id, "market-worker", market, str(version))))
+            groups.setdefault((partition_of(market, self.partitions), is_member),
+                              []).append(market)
             if is_member:
                 sent[market] = signatures[True]
             else:
                 sent.pop(market, None)
+        outputs = [
+            Output(self.market_topic, (member if is_member else gone).model_copy(
+                update={"market": markets[0], "markets": markets}),
+                derived_event_id(worker_id, "market-worker", ",".join(markets), str(version)),
+                partition=target)
+            for (target, is_member), markets in sorted(groups.items())
+        ]
         record["markets"], record["version"] = sent, version
         tx.set(key, record)
         yield from outputs

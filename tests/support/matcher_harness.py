@@ -33,7 +33,7 @@ ROUTES = {
 class MatcherHarness:
     def __init__(self) -> None:
         legality = LegalityShard(t.VACANCY_STATUS.name, t.MATCHER_MARKET.name)
-        workers = WorkerRouter(t.MATCHER_MARKET.name)
+        workers = WorkerRouter(t.MATCHER_MARKET.name, t.PARTITIONS)
         market = MarketShard(t.MATCHES.name, t.VACANCY_STATUS.name, t.QUOTA.name)
         self.stages = {
             "router": StageHarness(AgreementRouter(
