@@ -41,6 +41,7 @@ from faust.types import EventT, TableT
 
 from eventbus.deadletter import dead_letter_headers, dead_letter_topic
 from schemas.codec import Decoded, DecodeError, decode, encode
+from schemas.envelope import Envelope
 from schemas.events.base import Event
 
 log = logging.getLogger(__name__)
@@ -139,6 +140,24 @@ class StateTx:
 
 
 Handler = Callable[[StateTx, Decoded, Context], Iterable[Output]]
+#: run once per partition at the end of each batch, for work a handler deferred
+AfterBatch = Callable[[StateTx, Context], Iterable[Output]]
+
+
+def _stored(record: dict[str, Any]) -> dict[str, Any]:
+    """An output as the outbox keeps it: the envelope in a compact list."""
+    env = record["envelope"]
+    return {"topic": record["topic"], "key": record["key"], "partition": record["partition"],
+            "value": record["value"],
+            "env": [env.id, env.type, env.source, env.time.isoformat(), env.subject,
+                    env.schemaversion, env.causationid]}
+
+
+def _headers_of(env: list[Any]) -> list[tuple[str, bytes]]:
+    """The CloudEvents headers of an output kept in the outbox."""
+    event_id, type_, source, at, subject, version, cause = env
+    return Envelope(id=event_id, type=type_, source=source, time=at, subject=subject,
+                    schemaversion=version, causationid=cause).headers()
 
 
 def _headers(raw: Any) -> list[tuple[str, bytes]]:
@@ -223,9 +242,11 @@ class Stage:
     batch_size: int = 500
     batch_within: float = 0.02
     dedup: bool = True
+    after_batch: AfterBatch | None = None
     stats: StageStats = field(default_factory=StageStats)
     _seen: dict[str, float] = field(default_factory=dict)
     _seen_records: deque[tuple[float, str, int, list[str]]] = field(default_factory=deque)
+    _changelog: list[tuple[bytes, bytes | None, int]] = field(default_factory=list)
 
     def install(self) -> None:
         channel = self.app.topic(*self.topics, key_type=bytes, value_type=bytes,
@@ -252,7 +273,10 @@ class Stage:
             await self._handle(event, batches)
         now = time.time()
         for partition, batch in batches.items():
+            if self.after_batch is not None and batch.ids:
+                self._finish(partition, batch)
             self._commit(partition, batch, now)
+        await self._flush_changelog()
         self.stats.batches += 1
         for partition, batch in batches.items():
             for key, records in self._chunks(partition, batch):
@@ -291,13 +315,26 @@ class Stage:
         self._seen[seen_key] = time.time()
         self.stats.processed += 1
 
+    def _finish(self, partition: int, batch: _PartitionBatch) -> None:
+        assert self.after_batch is not None
+        tx = batch.tx.child()
+        ctx = Context("", partition, -1, self.partitions)
+        try:
+            outputs = list(self.after_batch(tx, ctx))
+        except Exception:  # deferred work of a bad batch: logged, the batch still commits
+            tx.rollback()
+            log.exception("after-batch work failed", extra={"stage": self.name})
+            return
+        batch.tx.merge(tx)
+        batch.records += [self._record(o, batch.ids[-1]) for o in outputs]
+
     def _commit(self, partition: int, batch: _PartitionBatch, now: float) -> None:
         if not batch.ids:
             return
         self.stats.outputs += len(batch.records)
         for key, records in self._chunks(partition, batch):
-            self._write(partition, key, {"p": partition, "records": [
-                {**r, "headers": [[k, v.decode()] for k, v in r["headers"]]} for r in records]})
+            self._write(partition, key, {"p": partition, "records": [_stored(r)
+                                                                    for r in records]})
         for key, value in batch.tx.writes():  # indexes already follow these writes
             self._write(partition, key, None if value is _DELETED else value, index=False)
         seen_key = f"{SEEN}{partition}:{batch.ids[0]}"
@@ -326,12 +363,11 @@ class Stage:
         old = data.get(key)
         if value is None:
             data.pop(key, None)
-            self.table.send_changelog(partition, key, None, value_serializer="raw")
         else:
             data[key] = value
-            # encoded here (orjson) as the JSON the table's codec reads back on recovery
-            self.table.send_changelog(partition, key, orjson.dumps(value),
-                                      value_serializer="raw")
+        # key and value as the JSON the table's codec reads back on recovery
+        self._changelog.append((orjson.dumps(key),
+                                None if value is None else orjson.dumps(value), partition))
         # the memory store forgets a revoked partition's keys by this map; it only
         # fills it during recovery, so record live writes too
         key_partition = getattr(data, "_key_partition", None)
@@ -351,15 +387,28 @@ class Stage:
             "key": out.key if out.key is not None else enc.key.decode(),
             "partition": out.partition,
             "value": enc.value.decode(),
-            "headers": enc.headers,  # (name, bytes) pairs; stored as text in the outbox
+            "headers": enc.headers,  # (name, bytes) pairs, to publish now
+            "envelope": enc.envelope,  # what the outbox keeps to rebuild them
         }
+
+    async def _flush_changelog(self) -> None:
+        """Hand the staged changelog writes to the producer, in order. Straight to the
+        idempotent producer (not faust's buffer, which throttles consumption): one
+        partition's records stay in the order written."""
+        pending, self._changelog = self._changelog, []
+        if not pending:
+            return
+        producer = self.app.producer
+        topic = self.table.changelog_topic.get_topic_name()
+        for key, value, partition in pending:
+            await producer.send(topic, key, value, partition, None, None)
 
     async def _publish(self, outbox_key: str, partition: int,
                        records: list[dict[str, Any]]) -> None:
         producer = self.app.producer
         futures: list[asyncio.Future[Any]] = []
         for r in records:
-            headers = [(k, v if isinstance(v, bytes) else v.encode()) for k, v in r["headers"]]
+            headers = r.get("headers") or _headers_of(r["env"])
             fut = await producer.send(
                 r["topic"], r["key"].encode(), r["value"].encode(), r["partition"],
                 None, headers,
@@ -370,6 +419,8 @@ class Stage:
             delivered = all(f.done() and not f.cancelled() and f.exception() is None
                             for f in futures)
             if delivered and outbox_key in self.table.data:
+                # the tombstone goes out with the next batch's changelog writes; until
+                # then a crash only means the entry is published again
                 self._write(partition, outbox_key, None)
 
         gathered = asyncio.gather(*futures, return_exceptions=True)
@@ -415,6 +466,7 @@ class Stage:
         for key, value in pending:
             self.stats.resent += len(value["records"])
             await self._publish(key, int(value["p"]), value["records"])
+        await self._flush_changelog()
         if pending:
             log.info("re-published outbox entries left by a crash",
                      extra={"stage": self.name, "entries": len(pending)})
@@ -427,3 +479,4 @@ class Stage:
                 self._seen.pop(f"{partition}:{event_id}", None)
             if key in self.table.data:
                 self._write(partition, key, None)
+        await self._flush_changelog()

@@ -54,10 +54,15 @@ def partition_of(key: str, partitions: int) -> int:
 
 
 class WorkerRouter:
+    """Handles each record at once; the fan-out to markets waits for the end of the
+    batch (:meth:`after_batch`), so a worker changed many times in one batch (say, by
+    thirty new destinations) is sent out once, as it ends up."""
+
     def __init__(self, market_topic: str, partitions: int) -> None:
         self.market_topic = market_topic
         self.partitions = partitions
         self.open_to_anywhere = SecondaryIndex(WKR, _open_to_anywhere)
+        self._dirty: dict[int, dict[str, bool]] = {}
 
     @property
     def indexes(self) -> tuple[SecondaryIndex, ...]:
@@ -98,7 +103,23 @@ class WorkerRouter:
             force = True  # the cooldown ended: markets look at the worker again
         else:
             return
-        yield from self._fan_out(tx, key, record, ctx.partition, force=force)
+        tx.set(key, record)
+        self._mark(ctx.partition, key, force)
+        yield from ()
+
+    def _mark(self, partition: int, key: str, force: bool = False) -> None:
+        dirty = self._dirty.setdefault(partition, {})
+        dirty[key] = dirty.get(key, False) or force
+
+    def after_batch(self, tx: StateTx, ctx: Context) -> Iterator[Output]:
+        """Fan out every worker the batch changed, once."""
+        dirty = self._dirty.get(ctx.partition, {})
+        for key in sorted(dirty):
+            record = tx.get(key)
+            if record is not None:
+                yield from self._fan_out(tx, key, dict(record), ctx.partition,
+                                         force=dirty[key])
+        dirty.clear()
 
     def _on_return(self, record: dict[str, Any], event: pl.PlacementReturned) -> Iterator[Output]:
         if record["busy_with"] in (event.match_id, None):
@@ -133,8 +154,9 @@ class WorkerRouter:
         if destination in known:
             return
         tx.set(key, sorted([*known, destination]))
-        for wkey in sorted(self.open_to_anywhere.keys(f"{partition}:{ANYWHERE}")):
-            yield from self._fan_out(tx, wkey, dict(tx.get(wkey)), partition)
+        for wkey in self.open_to_anywhere.keys(f"{partition}:{ANYWHERE}"):
+            self._mark(partition, wkey)
+        yield from ()
 
     def markets_of(self, tx: StateTx, record: dict[str, Any], partition: int) -> set[str]:
         profile = record["profile"]

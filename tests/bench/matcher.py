@@ -28,8 +28,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from kafka import KafkaAdminClient, KafkaConsumer
-from kafka.errors import KafkaError
+from kafka import KafkaConsumer
 
 from eventbus.admin import ensure_topics
 from schemas.codec import decode, encode
@@ -39,51 +38,12 @@ from schemas.topics import AGREEMENTS, EMPLOYERS, MATCHES, VACANCIES, WORKERS, c
 from services.matcher.domain.candidates import MarketIndex, naive_best
 from services.matcher.domain.views import VacancyView, WorkerView
 from tests.bench.baseline import bare_consume, produce
+from tests.bench.measure import group_lag, peak_rss_mib, records, rss_mib
 from tests.bench.roster import Roster
 from tests.support.brokers import session_broker
 from tests.support.processes import ServiceProcess
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def records(events: list[Event]) -> list[tuple[bytes, bytes, list[tuple[str, bytes]]]]:
-    out = []
-    for e in events:
-        enc = encode(e, source="/bench")
-        out.append((enc.key, enc.value, enc.headers))
-    return out
-
-
-def group_lag(bootstrap: str, group: str, topics: list[str]) -> int | None:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
-    try:
-        try:
-            committed = admin.list_group_offsets(group).get(group, {})
-        except KafkaError:  # the group does not exist yet
-            return None
-        parts = [tp for tp in committed if tp.topic in topics]
-        if len(parts) < sum(len(consumer.partitions_for_topic(t) or ()) for t in topics):
-            return None
-        ends = consumer.end_offsets(parts)
-        return sum(max(0, ends[tp] - committed[tp].offset) for tp in parts)
-    finally:
-        consumer.close()
-        admin.close()
-
-
-def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def throughput(bootstrap: str, prefix: str, roster: Roster, n_workers: int,

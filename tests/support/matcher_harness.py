@@ -39,7 +39,7 @@ class MatcherHarness:
             "router": StageHarness(AgreementRouter(
                 t.MATCHER_AGREEMENTS_BROADCAST.name, 1).handle),
             "legality": StageHarness(legality.handle, legality.indexes),
-            "workers": StageHarness(workers.handle, workers.indexes),
+            "workers": StageHarness(workers.handle, workers.indexes, workers.after_batch),
             "market": StageHarness(market.handle, market.indexes),
         }
         self.published: list[Decoded] = []

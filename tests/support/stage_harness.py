@@ -13,9 +13,11 @@ from schemas.events.base import Event
 
 
 class StageHarness:
-    def __init__(self, handler: Callable[..., Any], indexes: tuple[Any, ...] = ()) -> None:
+    def __init__(self, handler: Callable[..., Any], indexes: tuple[Any, ...] = (),
+                 after_batch: Callable[..., Any] | None = None) -> None:
         self.handler = handler
         self.indexes = indexes
+        self.after_batch = after_batch
         self.table: dict[str, Any] = {}
 
     def feed(self, event: Event | Decoded, topic: str = "t", event_id: str | None = None,
@@ -27,6 +29,8 @@ class StageHarness:
             decoded = decode(enc.value, enc.headers)
         tx = StateTx(self.table, indexes=self.indexes)
         outputs = list(self.handler(tx, decoded, Context(topic, partition, 0, 6)))
+        if self.after_batch is not None:  # a batch of one record
+            outputs += self.after_batch(tx, Context(topic, partition, -1, 6))
         for key, value in tx.staged().items():
             if value is None:
                 self.table.pop(key, None)

@@ -1,0 +1,57 @@
+"""What the benchmarks measure with: a consumer group's lag, a process's memory,
+events as records."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kafka import KafkaAdminClient, KafkaConsumer
+from kafka.errors import KafkaError
+
+from schemas.codec import encode
+from schemas.events.base import Event
+
+Record = tuple[bytes, bytes, list[tuple[str, bytes]]]
+
+
+def records(events: list[Event]) -> list[Record]:
+    out = []
+    for e in events:
+        enc = encode(e, source="/bench")
+        out.append((enc.key, enc.value, enc.headers))
+    return out
+
+
+def group_lag(bootstrap: str, group: str, topics: list[str]) -> int | None:
+    """Records of ``topics`` the group has not committed yet; None until the group
+    has committed on every partition."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        try:
+            committed = admin.list_group_offsets(group).get(group, {})
+        except KafkaError:  # the group does not exist yet
+            return None
+        parts = [tp for tp in committed if tp.topic in topics]
+        if len(parts) < sum(len(consumer.partitions_for_topic(t) or ()) for t in topics):
+            return None
+        ends = consumer.end_offsets(parts)
+        return sum(max(0, ends[tp] - committed[tp].offset) for tp in parts)
+    finally:
+        consumer.close()
+        admin.close()
+
+
+def _status(pid: int, field: str) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def peak_rss_mib(pid: int) -> float:
+    return _status(pid, "VmHWM:")
+
+
+def rss_mib(pid: int) -> float:
+    return _status(pid, "VmRSS:")

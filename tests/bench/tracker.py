@@ -1,0 +1,137 @@
+"""Tracker benchmark (``make bench``): one tracker worker on a real broker.
+
+1. Events: 100,000 accepted matches and their departures (spread over a year,
+   contracts of 3 to 12 months) are written first; the bare consumer reads the
+   same records, then the tracker works through them. Events per second through
+   the tracker, as a ratio to the bare consumer's, in the same run.
+2. Ticks: a year of daily ticks, each taking the placements that fell due
+   (reminders, overdue, referrals); ticks processed per second, and the effects
+   (placement events and triggers) they produced.
+3. Memory: the tracker's peak resident set.
+
+    python -m tests.bench.tracker [--placements 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import sys
+import tempfile
+import time
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from eventbus.admin import ensure_topics
+from schemas.events import matches as mv
+from schemas.events import placements as pe
+from schemas.events.base import Event
+from schemas.events.clock import ClockTicked, TickSource
+from schemas.topics import CLOCK, MATCHES, MOVEMENTS, PLACEMENTS, TRIGGERS, catalogue
+from tests.bench.baseline import bare_consume, produce
+from tests.bench.measure import group_lag, peak_rss_mib, records
+from tests.support.brokers import session_broker
+from tests.support.kafka import read_all
+from tests.support.processes import ServiceProcess
+
+ROOT = Path(__file__).resolve().parents[2]
+FIRST_DAY = date(2027, 1, 1)
+
+
+def placements(count: int, seed: int = 5) -> tuple[list[Event], list[Event]]:
+    rng = random.Random(seed)
+    accepted, departed = [], []
+    for n in range(count):
+        accepted.append(mv.MatchAccepted(
+            match_id=f"m{n}", vacancy_id=f"v{n % 5000}", worker_id=f"w{n}",
+            employer_id=f"e{n % 700}", agreement_id="am-de", destination_country="DE",
+            isco_code="6111", contract_months=rng.choice((3, 6, 9, 12)),
+            return_grace_days=14, reentry_cooldown_months=3))
+        departed.append(pe.DepartureRecorded(
+            match_id=f"m{n}", worker_id=f"w{n}", recorded_by="u-bench",
+            departure_date=FIRST_DAY + timedelta(days=rng.randrange(365))))
+    return accepted, departed
+
+
+def wait_for_lag(bootstrap: str, group: str, topics: list[str], proc: ServiceProcess,
+                 limit: float = 3600) -> float:
+    """Seconds from the group's first commit to no lag on ``topics``."""
+    started = time.monotonic()
+    first = None
+    while True:
+        time.sleep(0.5)
+        if not proc.alive:
+            raise RuntimeError(f"the tracker died; see {proc.log_path}")
+        lag = group_lag(bootstrap, group, topics)
+        if lag is not None and first is None:
+            first = time.monotonic()
+        if lag == 0:
+            return time.monotonic() - (first or started)
+        if time.monotonic() - started > limit:
+            raise TimeoutError("the tracker did not catch up")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Tracker benchmark")
+    parser.add_argument("--placements", type=int, default=100_000)
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--out", default=str(ROOT / "var" / "bench" / "tracker.json"))
+    args = parser.parse_args(argv)
+    results: dict[str, Any] = {"placements": args.placements}
+    with session_broker() as broker:
+        bootstrap = broker.bootstrap
+        prefix = f"bench{uuid.uuid4().hex[:6]}."
+        assert not ensure_topics(bootstrap, catalogue(prefix)).problems
+        name = {t.name: t.prefixed(prefix).name for t in (CLOCK, MATCHES, MOVEMENTS,
+                                                          PLACEMENTS, TRIGGERS)}
+        accepted, departed = placements(args.placements)
+        asyncio.run(produce(bootstrap, name[CLOCK.name], records(
+            [ClockTicked(date=FIRST_DAY - timedelta(days=1), source=TickSource.ADMIN)])))
+        for topic, events in ((name[MATCHES.name], accepted), (name[MOVEMENTS.name], departed)):
+            asyncio.run(produce(bootstrap, topic, records(events)))
+        bare_seconds = sum(asyncio.run(bare_consume(bootstrap, topic, args.placements))
+                           for topic in (name[MATCHES.name], name[MOVEMENTS.name]))
+        events = 2 * args.placements
+        var = Path(tempfile.mkdtemp(prefix="circular-bench-"))
+        env = {"CIRCULAR_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "CIRCULAR_TOPIC_PREFIX": prefix,
+               "CIRCULAR_VAR_DIR": str(var), "CIRCULAR_LOG_LEVEL": "WARNING",
+               "CIRCULAR_TRACKER_DAILY_TICK": "false"}
+        tracker = ServiceProcess("tracker", ["services.tracker"], env,
+                                 var / "tracker.log").start()
+        group = f"{prefix}circular-tracker"
+        ticks_topic = f"{prefix}circular-tracker.ticks"
+        inputs = [name[MATCHES.name], name[MOVEMENTS.name], name[CLOCK.name], ticks_topic]
+        seconds = wait_for_lag(bootstrap, group, inputs, tracker)
+        results["events"] = {"events": events, "seconds": seconds,
+                             "tracker_eps": events / seconds,
+                             "bare_eps": events / bare_seconds,
+                             "ratio": (events / seconds) / (events / bare_seconds)}
+        print(f"events: {events / seconds:.0f}/s through the tracker, "
+              f"{events / bare_seconds:.0f}/s bare", flush=True)
+        ticks = [ClockTicked(date=FIRST_DAY + timedelta(days=d), source=TickSource.ADMIN)
+                 for d in range(args.days)]
+        asyncio.run(produce(bootstrap, name[CLOCK.name], records(ticks)))
+        seconds = wait_for_lag(bootstrap, group, inputs, tracker)
+        produced = read_all(bootstrap, [name[PLACEMENTS.name], name[TRIGGERS.name]], settle=3)
+        effects = len(produced) - args.placements  # all but the PlacementStarted records
+        results["ticks"] = {"ticks": args.days, "seconds": seconds,
+                            "ticks_per_second": args.days / seconds, "effects": effects,
+                            "effects_per_second": effects / seconds}
+        print(f"ticks: {args.days / seconds:.1f}/s, {effects} effects "
+              f"({effects / seconds:.0f}/s)", flush=True)
+        assert tracker.proc is not None
+        results["memory"] = {"peak_rss_mib": peak_rss_mib(tracker.proc.pid)}
+        tracker.stop()
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
