@@ -19,6 +19,9 @@ class KafkaSettings(BaseSettings):
         description="Comma-separated host:port list of Kafka brokers")] = "127.0.0.1:9092"
     var_dir: Annotated[Path, Field(description="Where services keep local files")] = ROOT / "var"
     log_level: Annotated[str, Field(description="DEBUG, INFO, WARNING or ERROR")] = "INFO"
+    library_log_level: Annotated[str, Field(
+        description="Log level of faust, aiokafka, kafka-python and alembic, which are "
+        "chatty at INFO")] = "WARNING"
     kafka_session_timeout_seconds: Annotated[float, Field(
         ge=6, le=300, description="How soon a consumer group notices a dead member and "
         "moves its partitions")] = 10.0

@@ -64,15 +64,27 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
 @pytest.fixture
-def system(broker: Broker, topic_prefix: str, database_url: str,
-           tmp_path: Path) -> Iterator[System]:
+def system(request: pytest.FixtureRequest, broker: Broker, topic_prefix: str,
+           database_url: str, tmp_path: Path) -> Iterator[System]:
     sys_ = System(bootstrap=broker.bootstrap, prefix=topic_prefix, database_url=database_url,
                   var_dir=tmp_path / "var")
     try:
         yield sys_
     finally:
         sys_.stop()
+        report = getattr(request.node, "report_call", None)
+        if report is not None and report.failed:
+            for name, text in sys_.logs().items():  # shown under "Captured stdout teardown"
+                print(f"----- {name} log (last 120 lines) -----")
+                print("\n".join(text.splitlines()[-120:]))
 
 
 @pytest.fixture

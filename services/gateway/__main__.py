@@ -91,7 +91,8 @@ def main() -> int:
                         choices=("all", *ROLES, "migrate"))
     args = parser.parse_args()
     settings = GatewaySettings()
-    configure(f"gateway-{args.role}" if args.role != "all" else "gateway", settings.log_level)
+    configure(f"gateway-{args.role}" if args.role != "all" else "gateway", settings.log_level,
+              settings.library_log_level)
     if args.role == "all":
         return run_all()
     if args.role == "migrate":

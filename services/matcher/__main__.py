@@ -10,7 +10,8 @@ from services.matcher.settings import MatcherSettings
 
 def main() -> None:
     settings = MatcherSettings()
-    configure("matcher", settings.log_level)
+    configure("matcher", settings.log_level,
+              settings.library_log_level)
     run_worker(build(settings), settings.log_level, settings.shutdown_grace_seconds)
 
 

@@ -10,7 +10,8 @@ from services.tracker.settings import TrackerSettings
 
 def main() -> None:
     settings = TrackerSettings()
-    configure("tracker", settings.log_level)
+    configure("tracker", settings.log_level,
+              settings.library_log_level)
     run_worker(build(settings), settings.log_level, settings.shutdown_grace_seconds)
 
 

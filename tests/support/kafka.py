@@ -4,11 +4,10 @@ an outside Kafka client would."""
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from schemas.codec import Decoded, decode, encode
 from schemas.events.base import Event
@@ -44,19 +43,40 @@ class Publisher:
         self.producer.close(timeout=5)
 
 
+def _from_the_start(bootstrap: str, topics: list[str],
+                    deadline: float) -> tuple[KafkaConsumer, list[TopicPartition]]:
+    """A consumer assigned every partition of ``topics`` (no group, so never an empty
+    assignment from a group joined before the topics' metadata arrived), at offset 0."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    while not set(topics) <= consumer.topics():
+        if time.monotonic() > deadline:
+            consumer.close()
+            raise TimeoutError(f"topics missing: {set(topics) - consumer.topics()}")
+        time.sleep(0.2)
+    parts = [TopicPartition(t, n) for t in topics
+             for n in sorted(consumer.partitions_for_topic(t) or ())]
+    consumer.assign(parts)
+    consumer.seek_to_beginning()
+    return consumer, parts
+
+
+def _poll(consumer: KafkaConsumer, records: list[Record]) -> bool:
+    got = consumer.poll(timeout_ms=200)
+    for batch in got.values():
+        records.extend(Record(r.topic, r.partition, r.offset, r.key, r.value,
+                              {k: bytes(v) for k, v in r.headers or []}) for r in batch)
+    return bool(got)
+
+
 def read_until(bootstrap: str, topics: list[str], done: Callable[[list[Record]], bool],
                timeout: float = 60.0) -> list[Record]:
     """Read ``topics`` from the start until ``done(records)``; fail after ``timeout``."""
-    consumer = KafkaConsumer(*topics, bootstrap_servers=bootstrap,
-                             group_id=f"test-reader-{uuid.uuid4().hex[:8]}",
-                             auto_offset_reset="earliest", enable_auto_commit=False)
-    records: list[Record] = []
     deadline = time.monotonic() + timeout
+    consumer, _ = _from_the_start(bootstrap, topics, deadline)
+    records: list[Record] = []
     try:
         while True:
-            for batch in consumer.poll(timeout_ms=200).values():
-                records.extend(Record(r.topic, r.partition, r.offset, r.key, r.value,
-                                      {k: bytes(v) for k, v in r.headers or []}) for r in batch)
+            _poll(consumer, records)
             if done(records):
                 return records
             if time.monotonic() > deadline:
@@ -65,20 +85,21 @@ def read_until(bootstrap: str, topics: list[str], done: Callable[[list[Record]],
         consumer.close(autocommit=False)
 
 
-def read_all(bootstrap: str, topics: list[str], settle: float = 1.5) -> list[Record]:
-    """Everything on ``topics`` now: reads until nothing new came for ``settle`` s."""
-    consumer = KafkaConsumer(*topics, bootstrap_servers=bootstrap,
-                             group_id=f"test-reader-{uuid.uuid4().hex[:8]}",
-                             auto_offset_reset="earliest", enable_auto_commit=False)
+def read_all(bootstrap: str, topics: list[str], settle: float = 1.5,
+             timeout: float = 60.0) -> list[Record]:
+    """Everything on ``topics``: every record up to the end offsets at the call, then
+    on until nothing new came for ``settle`` s."""
+    deadline = time.monotonic() + timeout
+    consumer, parts = _from_the_start(bootstrap, topics, deadline)
     records: list[Record] = []
-    quiet_since = time.monotonic()
     try:
-        while time.monotonic() - quiet_since < settle:
-            got = consumer.poll(timeout_ms=200)
-            for batch in got.values():
-                records.extend(Record(r.topic, r.partition, r.offset, r.key, r.value,
-                                      {k: bytes(v) for k, v in r.headers or []}) for r in batch)
-            if got:
+        end = consumer.end_offsets(parts)
+        quiet_since = time.monotonic()
+        while (any(consumer.position(tp) < end[tp] for tp in parts)
+               or time.monotonic() - quiet_since < settle):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(records)} records after {timeout}s on {topics}")
+            if _poll(consumer, records):
                 quiet_since = time.monotonic()
         return records
     finally:

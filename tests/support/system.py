@@ -40,6 +40,7 @@ class System:
             "CIRCULAR_JWT_SECRET": "test-" + secrets.token_hex(24),
             "CIRCULAR_GATEWAY_PORT": str(self.port),
             "CIRCULAR_OUTBOX_POLL_SECONDS": "0.02",
+            "CIRCULAR_LIBRARY_LOG_LEVEL": "INFO",  # printed when a test fails
             **self.extra_env,
         }
 

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 Projection = Callable[[Session, Decoded], None]
 CONSUMER_NAME = "gateway-projector"
 LAG_EVERY_SECONDS = 5.0
+METADATA_MAX_AGE_MS = 10_000
 
 
 class Projector:
@@ -45,12 +46,31 @@ class Projector:
         self.applied = 0
         self.dead_letters = 0
 
-    def _consumer(self) -> KafkaConsumer:
-        return KafkaConsumer(
-            *self.topics, bootstrap_servers=self.bootstrap, group_id=self.group_id,
+    def _consumer(self, stop: threading.Event) -> KafkaConsumer | None:
+        """A consumer subscribed once every topic is in the cluster's metadata.
+
+        Joining the group before that gets an empty assignment (kafka-python's
+        assignor skips topics it has no metadata for) that would only be corrected at
+        the next metadata refresh; ``metadata_max_age_ms`` bounds that case too."""
+        consumer = KafkaConsumer(
+            bootstrap_servers=self.bootstrap, group_id=self.group_id,
             client_id=CONSUMER_NAME, enable_auto_commit=False,
             auto_offset_reset="earliest", max_poll_records=500,
+            metadata_max_age_ms=METADATA_MAX_AGE_MS,
         )
+        warned = False
+        while not stop.is_set():
+            missing = set(self.topics) - consumer.topics()
+            if not missing:
+                consumer.subscribe(self.topics)
+                return consumer
+            if not warned:
+                log.warning("waiting for topics to exist (run `make topics`)",
+                            extra={"missing": sorted(missing)})
+                warned = True
+            stop.wait(0.5)
+        consumer.close(autocommit=False)
+        return None
 
     def run(self, stop: threading.Event) -> None:
         consumer: KafkaConsumer | None = None
@@ -60,7 +80,9 @@ class Projector:
         while not stop.is_set():
             try:
                 if consumer is None:
-                    consumer = self._consumer()
+                    consumer = self._consumer(stop)
+                    if consumer is None:
+                        break
                     producer = KafkaProducer(bootstrap_servers=self.bootstrap, acks="all",
                                              enable_idempotence=True)
                 batch = consumer.poll(timeout_ms=200)
