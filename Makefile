@@ -19,6 +19,7 @@ help:
 	@echo "make lint        ruff and mypy"
 	@echo "make schemas     regenerate schemas/generated (JSON Schema, AsyncAPI)"
 	@echo "make kafka-up    only the broker; make kafka-down stops it"
+	@echo "make bench       the matcher and tracker benchmarks on a real broker"
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -73,6 +74,15 @@ schemas: install
 schemas-check: install
 	$(PY) -m schemas.generate --check
 	$(PY) -m schemas.compat --history
+
+# benchmarks: figures as ratios against baselines measured in the same run, written
+# to var/bench/*.json (see README, "Status and performance")
+MATCHER_BENCH_ARGS ?=
+TRACKER_BENCH_ARGS ?=
+bench: install jars
+	$(PY) -m tests.bench.tracker $(TRACKER_BENCH_ARGS)
+	$(PY) -m tests.bench.matcher $(MATCHER_BENCH_ARGS)
+	$(PY) -m tests.bench.report
 
 clean:
 	rm -rf var/faust var/run .pytest_cache .mypy_cache .ruff_cache

@@ -2,6 +2,7 @@
 mode, PostgreSQL, an init step (topics, migrations) and the three services, with
 settings the services really read."""
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -39,12 +40,24 @@ def test_every_service_setting_is_one_the_code_reads():
             assert key in KNOWN, (name, key)
 
 
-@pytest.mark.skipif(not (shutil.which("docker-compose") or shutil.which("docker")),
-                    reason="no compose CLI here")
+def _compose_cli() -> list[str] | None:
+    """``docker compose`` (v2 plugin) or ``docker-compose`` (v1), whichever answers;
+    CI installs Debian's ``docker-compose`` where neither does."""
+    candidates = [["docker", "compose"]] if shutil.which("docker") else []
+    if shutil.which("docker-compose"):
+        candidates.append(["docker-compose"])
+    for cli in candidates:
+        if subprocess.run([*cli, "version"], capture_output=True).returncode == 0:
+            return cli
+    return None
+
+
 def test_compose_cli_accepts_the_file():
-    cli = ["docker-compose"] if shutil.which("docker-compose") else ["docker", "compose"]
+    cli = _compose_cli()
+    if cli is None:
+        if os.environ.get("CIRCULAR_REQUIRE_COMPOSE") == "1":
+            pytest.fail("no docker compose CLI, and CI requires one")
+        pytest.skip("no docker compose CLI here")
     result = subprocess.run([*cli, "-f", str(ROOT / "docker-compose.yml"), "config", "--quiet"],
                             capture_output=True, text=True, cwd=ROOT)
-    if "unknown command" in result.stderr:
-        pytest.skip("docker CLI without the compose plugin")
     assert result.returncode == 0, result.stderr
