@@ -26,9 +26,11 @@ class TriggerKind(StrEnum):
     REENTRY_ELIGIBLE = "reentry_eligible"
 
 
-def trigger_id(worker_id: str, placement_id: str, kind: str, cause: str) -> str:
-    """Fires once per cause: the same worker, placement, kind and cause give one id."""
-    name = "\x1f".join((worker_id, placement_id, kind, cause))
+def trigger_id(worker_id: str, placement_id: str | None, kind: str, cause: str) -> str:
+    """Fires once per cause: the same worker, placement, kind and cause give one id.
+    A trigger of no placement (a return registration that matched none) takes the
+    empty string in its place; ids never are empty, so the two never meet."""
+    name = "\x1f".join((worker_id, placement_id or "", kind, cause))
     return "t-" + uuid.uuid5(_TRIGGER_NS, name).hex[:24]
 
 
@@ -37,7 +39,9 @@ class TriggerFired(Event):
     key_field = "worker_id"
     trigger_id: Id
     worker_id: Id
-    placement_id: Id
+    placement_id: Annotated[Id | None, Field(
+        description="the placement it concerns; null for a return registration that "
+        "matched no open placement")] = None
     kind: TriggerKind
     cause: Annotated[str, Field(max_length=120, description="what fired it, e.g. a return id")]
     reason: Annotated[str, Field(max_length=500)]
