@@ -4,7 +4,8 @@ lifecycle under ticks, and each reintegration trigger's condition."""
 from datetime import date, timedelta
 
 import pytest
-from hypothesis import given
+from dateutil.relativedelta import relativedelta
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.events.placements import PlacementStatus, ReturnRegistered
@@ -50,6 +51,28 @@ def test_expected_return_is_calendar_correct(departure, months, expected):
 ])
 def test_return_timing_boundaries(returned, timing):
     assert dates.timing(returned, EXPECTED, 14) is timing
+
+
+@settings(max_examples=2000)
+@given(day=st.dates(date(1900, 1, 1), date(2300, 12, 31)), months=st.integers(-1200, 1200))
+def test_add_months_agrees_with_relativedelta(day, months):
+    assert dates.add_months(day, months) == day + relativedelta(months=months)
+
+
+@pytest.mark.parametrize(("day", "months", "expected"), [
+    (date(2027, 1, 29), 1, date(2027, 2, 28)),
+    (date(2027, 1, 30), 1, date(2027, 2, 28)),
+    (date(2028, 1, 30), 1, date(2028, 2, 29)),
+    (date(2027, 3, 31), 1, date(2027, 4, 30)),
+    (date(2027, 3, 31), -1, date(2027, 2, 28)),
+    (date(2027, 12, 31), 2, date(2028, 2, 29)),
+    (date(2027, 11, 30), 3, date(2028, 2, 29)),
+    (date(2027, 5, 31), 0, date(2027, 5, 31)),
+    (date(2099, 12, 31), 2, date(2100, 2, 28)),  # 2100 is not a leap year
+    (date(2399, 12, 31), 2, date(2400, 2, 29)),  # 2400 is
+])
+def test_add_months_at_month_ends(day, months, expected):
+    assert dates.add_months(day, months) == expected
 
 
 def test_overdue_and_referral_start_the_day_after_their_periods():
@@ -140,6 +163,34 @@ def test_return_triggers(changes, timing, expected):
     reg = registration(**changes)
     specs = triggers.on_return(reg, EXPECTED, timing)
     assert kinds(specs) == expected
+    assert all(s.cause == "r1" for s in specs)
+
+
+@pytest.mark.parametrize(("days_before", "abuse", "expected"), [
+    (30, False, [K.COUNSELLING_REFERRAL]),
+    (30, True, [K.COUNSELLING_REFERRAL]),
+    (31, False, [K.COUNSELLING_REFERRAL, K.WELFARE_CHECK]),
+    (31, True, [K.COUNSELLING_REFERRAL, K.WELFARE_CHECK, K.COUNTER_TRAFFICKING_REFERRAL]),
+])
+def test_welfare_and_abuse_referral_start_more_than_thirty_days_early(days_before, abuse,
+                                                                       expected):
+    """The rows of SPEC 3.6 at their boundary, with the timing the rules compute."""
+    returned = EXPECTED - timedelta(days=days_before)
+    reg = registration(return_date=returned,
+                       early_return_reason="employer_abuse" if abuse else "family")
+    timing = register_return(placement(), returned).return_timing
+    assert timing is dates.timing(returned, EXPECTED, TERMS.return_grace_days)
+    assert kinds(triggers.on_return(reg, EXPECTED, timing)) == expected
+
+
+def test_a_return_matching_no_placement_gets_the_triggers_of_every_return():
+    reg = registration(intentions=["start_business", "local_job"], skills_acquired=["pruning"],
+                       return_date=EXPECTED - timedelta(days=200),
+                       early_return_reason="employer_abuse")
+    specs = triggers.on_any_return(reg)
+    assert kinds(specs) == [K.COUNSELLING_REFERRAL, K.BUSINESS_SUPPORT,
+                            K.LOCAL_JOB_MATCHING, K.SKILLS_RECOGNITION]
+    assert specs == triggers.on_return(reg, EXPECTED, Timing.ON_TIME)
     assert all(s.cause == "r1" for s in specs)
 
 

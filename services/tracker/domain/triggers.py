@@ -16,6 +16,11 @@ Service deadlines, counted from the event that caused the trigger:
 | overdue_return                 | 2 days    | the day it became overdue   |
 | reentry_eligible               | 30 days   | the day the cooldown ended  |
 
+A return registration that closes no placement (none open, or refused) still gets
+counselling and the business, job and skills triggers (placement: none); welfare
+and the early-return counter-trafficking referral need the expected return date,
+so only returns that closed a placement get them.
+
 Reasons name dates and facts, never a person.
 """
 
@@ -51,9 +56,9 @@ def _spec(kind: TriggerKind, cause: str, reason: str, base: date) -> TriggerSpec
     return TriggerSpec(kind, cause, reason, base + timedelta(days=DUE_DAYS[kind]))
 
 
-def on_return(registration: ReturnRegistered, expected: date, timing: Timing
-              ) -> list[TriggerSpec]:
-    """Triggers of a return registration."""
+def on_any_return(registration: ReturnRegistered) -> list[TriggerSpec]:
+    """Triggers every return registration gets, whether or not it closed a placement:
+    counselling, and what the returnee's intentions, needs and skills call for."""
     when, cause = registration.return_date, registration.return_id
     found = [_spec(K.COUNSELLING_REFERRAL, cause,
                    f"Returned on {when.isoformat()}: offer a consultation at the Migration "
@@ -71,6 +76,15 @@ def on_return(registration: ReturnRegistered, expected: date, timing: Timing
         found.append(_spec(K.SKILLS_RECOGNITION, cause,
                            f"Acquired skills abroad ({skills}): start skills recognition.",
                            when))
+    return found
+
+
+def on_return(registration: ReturnRegistered, expected: date, timing: Timing
+              ) -> list[TriggerSpec]:
+    """Triggers of a return registration that closed a placement: those of every
+    return, and those of an early one."""
+    when, cause = registration.return_date, registration.return_id
+    found = on_any_return(registration)
     if timing is Timing.EARLY:
         early = days_early(when, expected)
         found.append(_spec(K.WELFARE_CHECK, cause,
