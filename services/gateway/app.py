@@ -77,4 +77,5 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(api_router())
     app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(errors.ServerErrors)  # outermost: added last
     return app

@@ -1,17 +1,21 @@
 """One JSON error body for every failure: ``{"code", "message", "errors": [{"field",
 "message", "type"}]}``. Field errors never echo the submitted value (it may be a
-passport number)."""
+passport number), and no log line carries a request body, a statement's values or
+an exception's text."""
 
 from __future__ import annotations
 
 import logging
+import traceback
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 
@@ -106,10 +110,66 @@ def install(app: FastAPI) -> None:
         headers = dict(exc.headers) if exc.headers else None
         return error_response(exc.status_code, code, str(exc.detail), headers=headers)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error", extra={"path": request.url.path})
-        return error_response(500, "internal_error", "Something went wrong on our side")
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+        # e.g. two creates with the same id, passport number or username at once: the
+        # checks before the insert passed for both, the database let one through
+        log.warning("the database refused a write", extra=_where(request.scope, exc))
+        return error_response(409, "conflict", "This conflicts with a record that exists "
+                              "(the same id, passport number or username)")
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError) -> JSONResponse:
+        log.warning("the database refused a value", extra=_where(request.scope, exc))
+        return error_response(422, "validation_error",
+                              "A value does not fit what the database can store")
+
+
+def _where(scope: Scope, exc: BaseException) -> dict[str, Any]:
+    """What a log line may say about a failed request: the route's template, the
+    exception types of the chain and where they were raised. Not the path's values,
+    the query, the body, nor any exception's text (a database error quotes values)."""
+    route = getattr(scope.get("route"), "path", None) or "unmatched"
+    types: list[str] = []
+    frames: list[str] = []
+    seen: BaseException | None = exc
+    while seen is not None and len(types) < 5:
+        types.append(f"{type(seen).__module__}.{type(seen).__qualname__}")
+        seen = seen.__cause__ or seen.__context__
+    for frame in traceback.extract_tb(exc.__traceback__)[-12:]:
+        frames.append(f"{frame.filename}:{frame.lineno} in {frame.name}")
+    return {"method": scope.get("method"), "route": route, "error_types": types,
+            "frames": frames}
+
+
+class ServerErrors:
+    """The outermost middleware: an exception nothing turned into a response becomes a
+    500 with the error body, and one log line made by :func:`_where`. It does not
+    re-raise, so the server does not log the exception (and its text) again."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception as exc:
+            log.error("unexpected error", extra=_where(scope, exc))
+            if not started:
+                response = error_response(500, "internal_error",
+                                          "Something went wrong on our side")
+                await response(scope, receive, send)
 
 
 #: documented on every route that can fail this way

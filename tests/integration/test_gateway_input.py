@@ -3,14 +3,14 @@ loses nothing; creates with client ids are idempotent; forged tokens get 401."""
 
 import base64
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import jwt
 import pytest
 from sqlalchemy import func, select
 
 from services.gateway.outbox.models import OutboxRecord
-from tests.support.gateway import AGREEMENT, vacancy_body, worker_body
+from tests.support.gateway import AGREEMENT, PASSWORD, advance_match, vacancy_body, worker_body
 
 
 def fields_of(r):
@@ -49,6 +49,11 @@ def outbox_count(api):
      "body.language_requirement.min_level"),
     ({"unexpected": 1}, "body.unexpected"),
     ({"valid_until": "2026-01-01"}, "body"),
+    ({"occupations": [{"isco_code": "6111", "annual_quota": 1,
+                       "min_monthly_wage": {"amount": "0", "currency": "EUR"}}]},
+     "body.occupations.0.min_monthly_wage.amount"),
+    ({"valid_from": "1999-12-31"}, "body.valid_from"),
+    ({"valid_until": "2200-01-01"}, "body.valid_until"),
 ])
 def test_agreement_validation_names_the_field(api, change, field):
     r = api.post("admin", "/agreements", json={**AGREEMENT, **change})
@@ -62,10 +67,88 @@ def test_agreement_validation_names_the_field(api, change, field):
     ({"required_skills": ["x"] * 51}, "body.required_skills"),
     ({"monthly_wage": {"amount": "abc", "currency": "EUR"}}, "body.monthly_wage.amount"),
     ({"employer_id": "nobody"}, "body.employer_id"),
+    ({"monthly_wage": {"amount": "0", "currency": "EUR"}}, "body.monthly_wage.amount"),
+    ({"monthly_wage": {"amount": "-1", "currency": "EUR"}}, "body.monthly_wage.amount"),
+    ({"monthly_wage": {"amount": "1900", "currency": "EUX"}}, "body.monthly_wage.currency"),
+    ({"monthly_wage": {"amount": "1900", "currency": "eur"}}, "body.monthly_wage.currency"),
+    ({"language_requirement": {"language": "xx", "min_level": "B1"}},
+     "body.language_requirement.language"),
+    ({"language_requirement": {"language": "de", "min_level": "D9"}},
+     "body.language_requirement.min_level"),
+    ({"isco_code": "9999"}, "body.isco_code"),
+    ({"isco_code": "61"}, "body.isco_code"),
+    ({"destination_country": "XX"}, "body.destination_country"),
+    ({"worker_fee": {"amount": "-1", "currency": "EUR"}}, "body.worker_fee.amount"),
+    ({"worker_fee": {"amount": "10", "currency": "EUX"}}, "body.worker_fee.currency"),
+    ({"start_date": "1999-12-31"}, "body.start_date"),
+    ({"start_date": "2200-01-01"}, "body.start_date"),
 ])
 def test_vacancy_validation_names_the_field(api, world, change, field):
     assert field in fields_of(api.post("admin", "/vacancies",
                                        json={**vacancy_body("v7", "e1"), **change}))
+    assert api.get("admin", "/vacancies/v7").status_code == 404
+
+
+def test_a_vacancy_may_state_a_zero_worker_fee(api, world):
+    body = vacancy_body("v7", "e1", worker_fee={"amount": "0", "currency": "EUR"})
+    assert api.post("emp1", "/vacancies", json=body).status_code == 202
+    assert api.get("emp1", "/vacancies/v7").json()["worker_fee"]["amount"] == "0"
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"employer_id": "bad id!"}, "body.employer_id"),
+    ({"name": ""}, "body.name"),
+    ({"name": "x" * 201}, "body.name"),
+    ({"country": "XX"}, "body.country"),
+    ({"country": None}, "body.country"),
+    ({"registration_number": "x" * 65}, "body.registration_number"),
+    ({"vat": "DE1"}, "body.vat"),
+])
+def test_employer_validation_names_the_field(api, change, field):
+    body = {"employer_id": "e7", "name": "Hof", "country": "DE",
+            "registration_number": "HRB 7", **change}
+    assert field in fields_of(api.post("admin", "/employers", json=body))
+    assert outbox_count(api) == 0
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"username": "a"}, "body.username"),
+    ({"username": "has space"}, "body.username"),
+    ({"password": "short"}, "body.password"),
+    ({"role": "boss"}, "body.role"),
+    ({"role": "employer"}, "body.employer_id"),
+    ({"role": "worker"}, "body.worker_id"),
+    ({"employer_id": "e1"}, "body.employer_id"),
+    ({"worker_id": "w1"}, "body.worker_id"),
+    ({"role": "employer", "employer_id": "nobody"}, "body.employer_id"),
+    ({"role": "employer", "employer_id": "bad id!"}, "body.employer_id"),
+    ({"role": "employer", "employer_id": "e1", "worker_id": "w2"}, "body.worker_id"),
+    ({"role": "worker", "worker_id": "nobody"}, "body.worker_id"),
+])
+def test_user_validation_names_the_field(api, world, change, field):
+    body = {"username": "newbie", "password": PASSWORD, "role": "recruiter", **change}
+    assert field in fields_of(api.post("admin", "/users", json=body))
+    assert api.client.post("/api/v1/auth/token", data={
+        "username": "newbie", "password": PASSWORD}).status_code == 401
+
+
+def test_a_worker_has_one_login(api, world):
+    body = {"username": "second", "password": PASSWORD, "role": "worker", "worker_id": "w1"}
+    r = api.post("admin", "/users", json=body)  # w1 registered itself as wk1
+    assert r.status_code == 409 and r.json()["code"] == "conflict"
+    assert api.post("rec", "/workers", json=worker_body("w7", "AM7000007")).status_code == 202
+    assert api.post("admin", "/users", json={**body, "worker_id": "w7"}).status_code == 201
+    assert api.get("second", "/workers/w7").status_code == 200
+    r = api.post("admin", "/users", json={**body, "username": "third", "worker_id": "w7"})
+    assert r.status_code == 409
+    assert api.call("admin", "DELETE", "/workers/w2").status_code == 202
+    r = api.post("admin", "/users", json={**body, "username": "fourth", "worker_id": "w2"})
+    assert r.status_code == 409 and "erased" in r.json()["message"]
+    # employers may have several logins
+    for name in ("boss1", "boss2"):
+        assert api.post("admin", "/users", json={
+            "username": name, "password": PASSWORD, "role": "employer",
+            "employer_id": "e1"}).status_code == 201
 
 
 @pytest.mark.parametrize(("change", "field"), [
@@ -76,6 +159,13 @@ def test_vacancy_validation_names_the_field(api, world, change, field):
      "body"),
     ({"date_of_birth": "1990-13-01"}, "body.date_of_birth"),
     ({"consent_matching": "maybe"}, "body.consent_matching"),
+    ({"date_of_birth": (date.today() + timedelta(days=1)).isoformat()}, "body.date_of_birth"),
+    ({"date_of_birth": datetime.now(UTC).date().isoformat()}, "body.date_of_birth"),
+    ({"date_of_birth": "1899-12-31"}, "body.date_of_birth"),
+    ({"available_from": "1999-12-31"}, "body.available_from"),
+    ({"full_name": None}, "body.full_name"),
+    ({"occupations": [{"isco_code": "6111", "experience_years": -1}]},
+     "body.occupations.0.experience_years"),
 ])
 def test_worker_validation_never_echoes_the_value(api, change, field):
     r = api.post("admin", "/workers", json=worker_body("w5", "AM5000005", **change))
@@ -83,6 +173,88 @@ def test_worker_validation_never_echoes_the_value(api, change, field):
     for value in change.values():
         if isinstance(value, str):
             assert value not in r.text
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"full_name": None}, "body.full_name"),
+    ({"full_name": "x"}, "body.full_name"),
+    ({"consent_matching": None}, "body.consent_matching"),
+    ({"occupations": None}, "body.occupations"),
+    ({"skills": None}, "body.skills"),
+    ({"languages": None}, "body.languages"),
+    ({"preferred_destinations": None}, "body.preferred_destinations"),
+    ({"preferred_destinations": ["XX"]}, "body.preferred_destinations.0"),
+    ({"available_from": None}, "body.available_from"),
+    ({"available_from": "1999-12-31"}, "body.available_from"),
+    ({"email": "not-an-email"}, "body.email"),
+    ({"occupations": [{"isco_code": "0000", "experience_years": 1}]},
+     "body.occupations.0.isco_code"),
+    ({"languages": [{"language": "xx", "level": "B1"}]}, "body.languages.0.language"),
+    ({"passport_number": "AM9999999"}, "body.passport_number"),
+    ({"date_of_birth": "1980-01-01"}, "body.date_of_birth"),
+])
+def test_patch_validation_never_wipes_a_field(api, world, change, field):
+    before = api.get("rec", "/workers/w1").json()
+    count = outbox_count(api)
+    assert field in fields_of(api.call("wk1", "PATCH", "/workers/w1", json=change))
+    assert api.get("rec", "/workers/w1").json() == before
+    assert outbox_count(api) == count
+
+
+def test_patch_may_clear_an_optional_contact(api, world):
+    r = api.call("wk1", "PATCH", "/workers/w1", json={"phone": None, "region": None})
+    assert r.status_code == 202
+    shown = api.get("wk1", "/workers/w1").json()
+    assert shown["phone"] is None and shown["region"] is None
+    assert shown["full_name"] == "Anahit Petrosyan w1"
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"match_id": "bad id!", "departure_date": "2027-04-01"}, "body.match_id"),
+    ({"match_id": "{m11}", "departure_date": "2027-13-01"}, "body.departure_date"),
+    ({"match_id": "{m11}", "departure_date": "1999-12-31"}, "body.departure_date"),
+    ({"match_id": "{m11}"}, "body.departure_date"),
+    ({"departure_date": "2027-04-01"}, "body.match_id"),
+    ({"match_id": "{m11}", "departure_date": "2027-04-01",
+      "border_crossing_point": "x" * 201}, "body.border_crossing_point"),
+    ({"match_id": "{m11}", "departure_date": "2027-04-01", "by": "car"}, "body.by"),
+])
+def test_departure_validation_names_the_field(api, world, body, field):
+    advance_match(api, "w1", "v1", "e1", "approved", "accepted")
+    body = {k: v.format(**world) if isinstance(v, str) else v for k, v in body.items()}
+    assert field in fields_of(api.post("rec", "/departures", json=body))
+    assert api.get("rec", "/placements").json()["total"] == 0
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"return_date": "1999-12-31"}, "body.return_date"),
+    ({"return_date": "2027-02-30"}, "body.return_date"),
+    ({"worker_id": None}, "body.worker_id"),
+    ({"match_id": "bad id!"}, "body.match_id"),
+    ({"intentions": ["bogus"]}, "body.intentions.0"),
+    ({"needs": ["money"]}, "body.needs.0"),
+    ({"skills_acquired": ["x"] * 51}, "body.skills_acquired"),
+    ({"early_return_reason": "bored"}, "body.early_return_reason"),
+    ({"match_id": "m-nobody"}, "body.match_id"),
+])
+def test_return_validation_names_the_field(api, world, change, field):
+    yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+    body = {"worker_id": "w1", "return_date": yesterday, **change}
+    assert field in fields_of(api.post("rec", "/returns", json=body))
+    assert api.get("rec", "/returns").json()["total"] == 0
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"date": "2027-02-30"}, "body.date"),
+    ({"date": "1999-12-31"}, "body.date"),
+    ({"date": "2200-01-01"}, "body.date"),
+    ({"date": None}, "body.date"),
+    ({}, "body.date"),
+    ({"date": "2099-01-01", "hour": 3}, "body.hour"),
+])
+def test_clock_tick_validation_names_the_field(api, body, field):
+    assert field in fields_of(api.post("admin", "/admin/clock/tick", json=body))
+    assert outbox_count(api) == 0
 
 
 def test_malformed_deep_and_huge_bodies(api):

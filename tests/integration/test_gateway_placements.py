@@ -133,10 +133,15 @@ def test_overdue_placements_and_triggers(api, world):
     path = f"/reintegration/triggers/{trigger['trigger_id']}/complete"
     assert api.post("rec", path, json={"outcome": "bogus"}).status_code == 422
     r = api.post("rec", path, json={"outcome": "referred", "note": "called the consulate"})
-    assert r.status_code == 200 and r.json()["status"] == "completed"
+    # the outcome goes through Kafka: 202 with the trigger's id (SPEC 4)
+    assert r.status_code == 202
+    assert r.json() == {"id": trigger["trigger_id"], "status": "completed"}
     [done] = published(api, "circular.trigger.completed")
     assert done.outcome == "referred" and "consulate" not in done.model_dump_json()
-    assert api.post("rec", path, json={"outcome": "referred"}).status_code == 200
+    [listed] = api.get("wk1", "/reintegration/triggers").json()["items"]
+    assert (listed["status"], listed["outcome"]) == ("completed", "referred")
+    assert api.post("rec", path, json={"outcome": "referred"}).status_code == 202
+    assert len(published(api, "circular.trigger.completed")) == 1
     assert api.post("rec", path, json={"outcome": "unreachable"}).status_code == 409
     listed = api.get("rec", "/reintegration/triggers",
                      params={"status": "completed", "kind": "overdue_return"}).json()

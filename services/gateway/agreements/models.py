@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Date, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from schemas.codes import Id
-from schemas.events.agreements import AgreementTerms
+from schemas.events.agreements import AgreementTerms, CoveredOccupation
 from services.gateway.database.core import Base, utcnow
+from services.gateway.validation import CycleDate, Wage
 
 
 class AgreementStatus(StrEnum):
@@ -35,9 +36,19 @@ class Agreement(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class OccupationCreate(CoveredOccupation):
+    """A covered occupation as an admin records it: its wage floor is more than zero."""
+
+    min_monthly_wage: Wage
+
+
 class AgreementCreate(AgreementTerms):
     model_config = ConfigDict(extra="forbid", frozen=True)
     agreement_id: Id | None = None
+    valid_from: CycleDate
+    valid_until: CycleDate
+    occupations: Annotated[  # type: ignore[assignment]
+        list[OccupationCreate], Field(min_length=1, max_length=500)]
 
 
 class AgreementRead(AgreementTerms):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import String
@@ -29,7 +29,7 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(16))
     employer_id: Mapped[str | None] = mapped_column(String(64), index=True)
-    worker_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    worker_id: Mapped[str | None] = mapped_column(String(64), index=True, unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -49,28 +49,18 @@ class UserCreate(BaseModel):
     worker_id: Id | None = None
 
 
-class _NewUser(BaseModel):
+class NewUser(BaseModel):
+    """``POST /users``: a login for a person of one role. An employer's login names its
+    employer (``employer_id``, required), a worker's login its worker (``worker_id``,
+    required; one login per worker); admins and recruiters name neither."""
+
     model_config = ConfigDict(extra="forbid")
+
     username: Username
     password: Password
-
-
-class NewStaff(_NewUser):
-    role: Literal[Role.ADMIN, Role.RECRUITER]
-
-
-class NewEmployerUser(_NewUser):
-    role: Literal[Role.EMPLOYER]
-    employer_id: Id
-
-
-class NewWorkerUser(_NewUser):
-    role: Literal[Role.WORKER]
-    worker_id: Id
-
-
-#: ``POST /users``: an employer's user names its employer, a worker's user its worker
-NewUser = Annotated[NewStaff | NewEmployerUser | NewWorkerUser, Field(discriminator="role")]
+    role: Role
+    employer_id: Annotated[Id | None, Field(description="required for role employer")] = None
+    worker_id: Annotated[Id | None, Field(description="required for role worker")] = None
 
 
 class UserRead(BaseModel):

@@ -10,7 +10,9 @@ from sqlalchemy.orm import Session
 
 from services.gateway.auth.models import Role, User, UserCreate
 from services.gateway.auth.security import Passwords, Principal
-from services.gateway.errors import Conflict
+from services.gateway.employers.models import Employer
+from services.gateway.errors import Conflict, FieldError, Unprocessable
+from services.gateway.workers.models import Worker, WorkerStatus
 
 log = logging.getLogger(__name__)
 
@@ -19,10 +21,40 @@ def get_by_username(*, db_session: Session, username: str) -> User | None:
     return db_session.scalar(select(User).where(User.username == username))
 
 
+def _invalid(field: str, message: str, kind: str) -> Unprocessable:
+    return Unprocessable("The request is invalid", [FieldError(
+        field=f"body.{field}", message=message, type=kind)])
+
+
+def check_links(*, db_session: Session, user_in: UserCreate) -> None:
+    """An employer's login names an existing employer, a worker's login an existing
+    worker that has no login yet (422 / 409); admins and recruiters name neither."""
+    needs = {Role.EMPLOYER: "employer_id", Role.WORKER: "worker_id"}.get(user_in.role)
+    for field in ("employer_id", "worker_id"):
+        given = getattr(user_in, field) is not None
+        if field == needs and not given:
+            raise _invalid(field, f"required for role {user_in.role.value}", "missing")
+        if field != needs and given:
+            raise _invalid(field, f"not allowed for role {user_in.role.value}",
+                           "extra_forbidden")
+    if user_in.employer_id is not None and db_session.get(
+            Employer, user_in.employer_id) is None:
+        raise _invalid("employer_id", "no such employer", "unknown_id")
+    if user_in.worker_id is not None:
+        worker = db_session.get(Worker, user_in.worker_id)
+        if worker is None:
+            raise _invalid("worker_id", "no such worker", "unknown_id")
+        if worker.status == WorkerStatus.ERASED:
+            raise Conflict("This worker's data was erased")
+
+
 def create(*, db_session: Session, user_in: UserCreate, passwords: Passwords) -> User:
-    """Adds a user to the session (the caller commits)."""
+    """Adds a user to the session (the caller commits). One login per worker."""
     if get_by_username(db_session=db_session, username=user_in.username) is not None:
         raise Conflict(f"The username {user_in.username} is taken")
+    if user_in.worker_id is not None and db_session.scalar(
+            select(User.id).where(User.worker_id == user_in.worker_id)) is not None:
+        raise Conflict(f"Worker {user_in.worker_id} has a login already")
     user = User(id="u-" + uuid.uuid4().hex[:20], username=user_in.username,
                 password_hash=passwords.hash(user_in.password), role=user_in.role.value,
                 employer_id=user_in.employer_id, worker_id=user_in.worker_id)

@@ -34,7 +34,10 @@ def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()
              responses=responses(401, 403, 409, 422))
 def create_user(new_user: NewUser, request: Request, admin: AdminUser,
                 db_session: SessionDep) -> UserRead:
+    """A login for an admin, recruiter, employer (``employer_id`` of an existing
+    employer) or worker (``worker_id`` of an existing worker without a login)."""
     user_in = UserCreate.model_validate(new_user.model_dump())
+    service.check_links(db_session=db_session, user_in=user_in)
     user = service.create(db_session=db_session, user_in=user_in,
                           passwords=request.app.state.passwords)
     db_session.commit()

@@ -10,6 +10,7 @@ from sqlalchemy import Date, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.gateway.database.core import Base
+from services.gateway.validation import CycleDate
 
 
 class ClockState(Base):
@@ -21,4 +22,4 @@ class ClockState(Base):
 
 class TickBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    date: date
+    date: CycleDate

@@ -43,8 +43,11 @@ class Base(DeclarativeBase):
 
 
 def make_engine(url: str) -> Engine:
+    """``hide_parameters``: an error's text never carries the values of a statement
+    (they may be a passport number or a name), wherever it is logged."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, hide_parameters=True,
+                               connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(conn: Any, _: Any) -> None:
@@ -56,7 +59,8 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_engine(url, hide_parameters=True, pool_pre_ping=True, pool_size=10,
+                         max_overflow=10)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

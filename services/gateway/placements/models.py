@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from schemas.codes import Id, ShortText, Skill
 from schemas.events.placements import EarlyReturnReason, Intention, Need, PlacementStatus
 from services.gateway.database.core import Base, utcnow
+from services.gateway.validation import CycleDate
 
 
 class Placement(Base):
@@ -58,7 +59,7 @@ class DepartureCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     match_id: Id
-    departure_date: date
+    departure_date: CycleDate
     border_crossing_point: ShortText | None = None
 
 
@@ -66,7 +67,7 @@ class ReturnCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     worker_id: Id
-    return_date: date
+    return_date: CycleDate
     match_id: Id | None = None
     intentions: Annotated[list[Intention], Field(max_length=5)] = []
     needs: Annotated[list[Need], Field(max_length=6)] = []

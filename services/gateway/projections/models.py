@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import BigInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.gateway.database.core import Base, utcnow
@@ -18,7 +18,7 @@ class ProcessedEvent(Base):
     event_type: Mapped[str] = mapped_column(String(100))
     topic: Mapped[str] = mapped_column(String(200))
     partition: Mapped[int]
-    offset: Mapped[int]
+    offset: Mapped[int] = mapped_column(BigInteger)  # Kafka offsets outgrow 32 bits
     processed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -29,5 +29,5 @@ class ConsumerLag(Base):
 
     topic: Mapped[str] = mapped_column(String(200), primary_key=True)
     partition: Mapped[int] = mapped_column(primary_key=True)
-    lag: Mapped[int]
+    lag: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

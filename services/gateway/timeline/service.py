@@ -1,4 +1,8 @@
-"""The worker's timeline: every event about a worker, once, in order."""
+"""The worker's timeline: every event about a worker, once, in order.
+
+The stored copy holds no personal data (the date of birth in registrations is
+dropped), and only pseudonymous facts once the worker is erased, including for
+events that arrive after the erasure."""
 
 from __future__ import annotations
 
@@ -7,21 +11,34 @@ from sqlalchemy.orm import Session
 
 from schemas.envelope import Envelope
 from schemas.events.base import Event
+from services.gateway.privacy import pseudonymous, without_personal
 from services.gateway.timeline.models import TimelineEntry
+from services.gateway.workers.models import Worker, WorkerStatus
 
 
 def note(*, db_session: Session, event: Event, envelope: Envelope) -> None:
-    """Record ``event`` on its worker's timeline if it names a worker (events carry
-    no personal data, so the payload is kept as it is)."""
+    """Record ``event`` on its worker's timeline if it names a worker."""
     worker_id = getattr(event, "worker_id", None)
     if worker_id is None:
         return
     if db_session.scalar(select(TimelineEntry.seq).where(
             TimelineEntry.event_id == envelope.id)) is not None:
         return
+    data = without_personal(event.model_dump(mode="json"))
+    worker = db_session.get(Worker, worker_id)
+    if worker is not None and worker.status == WorkerStatus.ERASED:
+        data = pseudonymous(data)
     db_session.add(TimelineEntry(event_id=envelope.id, worker_id=worker_id,
-                                 event_type=envelope.type, at=envelope.time,
-                                 data=event.model_dump(mode="json")))
+                                 event_type=envelope.type, at=envelope.time, data=data))
+
+
+def erase(*, db_session: Session, worker_id: str) -> None:
+    """Keep only pseudonymous facts on an erased worker's timeline."""
+    for row in db_session.scalars(select(TimelineEntry).where(
+            TimelineEntry.worker_id == worker_id)):
+        kept = pseudonymous(row.data)
+        if kept != row.data:
+            row.data = kept
 
 
 def for_worker(*, db_session: Session, worker_id: str, limit: int,

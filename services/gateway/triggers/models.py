@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Date, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -24,7 +25,7 @@ class Trigger(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     worker_id: Mapped[str] = mapped_column(String(64), index=True)
-    placement_id: Mapped[str] = mapped_column(String(64))
+    placement_id: Mapped[str | None] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(40), index=True)
     cause: Mapped[str] = mapped_column(String(120))
     reason: Mapped[str] = mapped_column(Text)
@@ -42,7 +43,8 @@ class TriggerRead(BaseModel):
 
     trigger_id: str
     worker_id: str
-    placement_id: str
+    placement_id: Annotated[str | None, Field(
+        description="none for a return that closed no placement")]
     kind: TriggerKind
     reason: str
     due_date: date

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, status
 
 from schemas.events.triggers import TriggerKind
 from services.gateway.deps import CurrentUser, RecruiterUser, SessionDep, SettingsDep
 from services.gateway.errors import responses
 from services.gateway.pagination import IdFilter, Page, PageDep
+from services.gateway.replies import Accepted
 from services.gateway.triggers import service
 from services.gateway.triggers.models import TriggerComplete, TriggerRead, TriggerStatus
 
@@ -26,11 +27,14 @@ def list_triggers(user: CurrentUser, db_session: SessionDep, page: PageDep,
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
 
-@router.post("/{trigger_id}/complete", response_model=TriggerRead,
+@router.post("/{trigger_id}/complete", response_model=Accepted,
+             status_code=status.HTTP_202_ACCEPTED,
              responses=responses(401, 403, 404, 409, 422))
 def complete_trigger(trigger_id: str, body: TriggerComplete, user: RecruiterUser,
-                     db_session: SessionDep, settings: SettingsDep) -> TriggerRead:
-    """The outcome goes on Kafka; a free-text note stays in the gateway's database."""
-    return service.read(service.complete(db_session=db_session, trigger_id=trigger_id,
-                                         body=body, user=user,
-                                         topic_prefix=settings.topic_prefix))
+                     db_session: SessionDep, settings: SettingsDep) -> Accepted:
+    """Recruiters only. The outcome goes on Kafka (``TriggerCompleted``), so the answer
+    is 202 with the trigger's id; the listing shows it completed. The same outcome
+    again is a no-op, another one 409. A free-text note stays in the gateway."""
+    row = service.complete(db_session=db_session, trigger_id=trigger_id, body=body,
+                           user=user, topic_prefix=settings.topic_prefix)
+    return Accepted(id=row.id, status=row.status)

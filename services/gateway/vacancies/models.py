@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from schemas.codes import Id
 from schemas.events.vacancies import VacancyPosted, Violation
 from services.gateway.database.core import Base, utcnow
+from services.gateway.validation import CycleDate, Wage
 
 
 class VacancyStatus(StrEnum):
@@ -59,6 +60,8 @@ class VacancyCreate(VacancyPosted):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     vacancy_id: Id | None = None  # type: ignore[assignment]
+    monthly_wage: Wage
+    start_date: CycleDate
 
 
 class VacancyRead(VacancyPosted):

@@ -11,10 +11,11 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 from sqlalchemy import Date, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from schemas.codes import CountryCode, Id, LanguageSkill, ShortText
+from schemas.codes import CountryCode, Id, LanguageSkill, ShortText, Skill
 from schemas.events.workers import Experience, WorkerProfile
 from services.gateway.auth.models import Password, Username
 from services.gateway.database.core import Base, utcnow
+from services.gateway.validation import BirthDate, CycleDate
 
 
 class WorkerStatus(StrEnum):
@@ -31,7 +32,7 @@ class Worker(Base):
     passport_number: Mapped[str | None] = mapped_column(String(32))
     phone: Mapped[str | None] = mapped_column(String(32))
     email: Mapped[str | None] = mapped_column(String(254))
-    region: Mapped[str | None] = mapped_column(String(100))
+    region: Mapped[str | None] = mapped_column(String(200))
     citizenship: Mapped[str] = mapped_column(String(2))
     profile: Mapped[dict[str, Any]]
     status: Mapped[str] = mapped_column(String(16), default=WorkerStatus.ACTIVE.value)
@@ -68,26 +69,41 @@ class WorkerCreate(WorkerProfile, Contact):
 
     model_config = ConfigDict(extra="forbid", frozen=False)
     worker_id: Id | None = None
+    date_of_birth: BirthDate
     citizenship: CountryCode
+    available_from: CycleDate
     username: Username | None = None
     password: Password | None = None
 
 
+#: the default of a PATCH field that may be left out but not set to null
+NOT_GIVEN: Any = None
+
+
+def _no_null_defaults(schema: dict[str, Any]) -> None:
+    """In the document, a field that cannot be null shows no ``default: null``."""
+    for prop in schema.get("properties", {}).values():
+        if prop.get("default", 0) is None and "anyOf" not in prop:
+            del prop["default"]
+
+
 class WorkerUpdate(BaseModel):
-    """``PATCH /workers/{id}``: only the fields given change."""
+    """``PATCH /workers/{id}``: only the fields given change. ``null`` clears an
+    optional contact (phone, e-mail, region); a required field (name, profile) cannot
+    be cleared, so ``null`` for it is invalid (422), not a wipe."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_no_null_defaults)
 
-    full_name: FullName | None = None
+    full_name: FullName = NOT_GIVEN
     phone: Phone | None = None
     email: Annotated[EmailStr, Field(max_length=254)] | None = None
     region: ShortText | None = None
-    occupations: list[dict[str, Any]] | None = None
-    skills: list[str] | None = None
-    languages: list[dict[str, Any]] | None = None
-    preferred_destinations: list[str] | None = None
-    available_from: date | None = None
-    consent_matching: bool | None = None
+    occupations: Annotated[list[Experience], Field(max_length=20)] = NOT_GIVEN
+    skills: Annotated[list[Skill], Field(max_length=100)] = NOT_GIVEN
+    languages: Annotated[list[LanguageSkill], Field(max_length=20)] = NOT_GIVEN
+    preferred_destinations: Annotated[list[CountryCode], Field(max_length=50)] = NOT_GIVEN
+    available_from: CycleDate = NOT_GIVEN
+    consent_matching: bool = NOT_GIVEN
 
 
 class WorkerRead(BaseModel):

@@ -3,13 +3,16 @@ which records the read in the audit log."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from schemas.events import workers as ev
+from schemas.events.matches import MatchStatus
+from schemas.registry import by_type
 from services.gateway.audit import service as audit
 from services.gateway.auth import service as users
 from services.gateway.auth.models import Role, User, UserCreate
@@ -24,7 +27,13 @@ from services.gateway.errors import (
     Unprocessable,
     field_errors,
 )
+from services.gateway.matches.models import Match
 from services.gateway.outbox import service as outbox
+from services.gateway.outbox.models import OutboxRecord
+from services.gateway.placements.models import Placement, ReturnRegistration
+from services.gateway.privacy import ERASED_REASON, PERSONAL, pseudonymous
+from services.gateway.timeline import service as timeline
+from services.gateway.triggers.models import Trigger
 from services.gateway.workers.models import (
     Worker,
     WorkerCreate,
@@ -33,7 +42,6 @@ from services.gateway.workers.models import (
     WorkerUpdate,
 )
 
-PERSONAL = ("full_name", "passport_number", "phone", "email", "region", "date_of_birth")
 PROFILE_FIELDS = tuple(ev.WorkerProfile.model_fields)
 KEPT_IN_COLUMNS = {"citizenship", "date_of_birth"}
 
@@ -138,7 +146,8 @@ def update(*, db_session: Session, worker_id: str, changes: WorkerUpdate,
 
 def erase(*, db_session: Session, worker_id: str, topic_prefix: str) -> Worker:
     """Remove personal data and the login, withdraw the worker from matching; keep
-    the pseudonymous id so matches and placements still add up."""
+    the pseudonymous id so matches and placements still add up, and only pseudonymous
+    facts in every stored copy of the worker's events (see :func:`erase_traces`)."""
     row = get(db_session=db_session, worker_id=worker_id)
     if row.status == WorkerStatus.ERASED:
         return row
@@ -148,10 +157,61 @@ def erase(*, db_session: Session, worker_id: str, topic_prefix: str) -> Worker:
     row.status = WorkerStatus.ERASED.value
     row.erased_at = utcnow()
     db_session.execute(delete(User).where(User.worker_id == worker_id))
+    erase_traces(db_session=db_session, worker_id=worker_id)
     outbox.add(db_session=db_session, topic_prefix=topic_prefix,
                event=ev.WorkerErased(worker_id=worker_id))
     db_session.commit()
     return row
+
+
+def erase_traces(*, db_session: Session, worker_id: str) -> None:
+    """Everything else the gateway stored about an erased worker keeps only
+    pseudonymous facts: the timeline, the outbox rows of its events, return
+    registrations, and the free texts of its matches, placements and triggers."""
+    timeline.erase(db_session=db_session, worker_id=worker_id)
+    _erase_outbox(db_session, worker_id)
+    for ret in db_session.scalars(select(ReturnRegistration).where(
+            ReturnRegistration.worker_id == worker_id)):
+        ret.body = pseudonymous(ret.body)
+    for placement in db_session.scalars(select(Placement).where(
+            Placement.worker_id == worker_id)):
+        placement.border_crossing_point = None
+    for match in db_session.scalars(select(Match).where(Match.worker_id == worker_id)):
+        match.reasons = []
+        if match.status == MatchStatus.REJECTED:  # the recruiter's free text
+            match.outcome_reason = None
+    for trigger in db_session.scalars(select(Trigger).where(Trigger.worker_id == worker_id)):
+        trigger.reason, trigger.note = ERASED_REASON, None
+
+
+def _erase_outbox(db_session: Session, worker_id: str) -> None:
+    """Published rows are only a record of what was sent: they keep the pseudonymous
+    fields. A row not yet published goes out with only those, or not at all when
+    that would not be a valid event (a registration or profile the erasure event
+    right behind it supersedes)."""
+    rows = db_session.scalars(select(OutboxRecord).where(or_(
+        OutboxRecord.key == worker_id,
+        OutboxRecord.value.contains(f'"worker_id":"{worker_id}"', autoescape=True))))
+    classes = by_type()
+    for record in rows:
+        data = json.loads(record.value)
+        if not isinstance(data, dict) or data.get("worker_id") != worker_id:
+            continue
+        kept = pseudonymous(data)
+        if kept == data:
+            continue
+        if record.published_at is not None:
+            record.value = json.dumps(kept, separators=(",", ":"))
+            continue
+        cls = classes.get(record.event_type)
+        try:
+            event = cls.model_validate(kept) if cls is not None else None
+        except ValidationError:
+            event = None
+        if event is None:
+            db_session.delete(record)
+        else:
+            record.value = event.model_dump_json()
 
 
 def name_of(*, db_session: Session, worker_id: str) -> str | None:
