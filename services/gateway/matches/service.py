@@ -35,6 +35,23 @@ def get(*, db_session: Session, match_id: str) -> Match:
     return row
 
 
+def check_can_see(*, db_session: Session, user: Principal, row: Match) -> None:
+    if db_session.scalar(visible_to(user).where(Match.id == row.id)) is None:
+        raise Forbidden("This match is another party's, or not shown to you before a "
+                        "recruiter approved it")
+
+
+def check_filters(*, db_session: Session, user: Principal, vacancy_id: str | None,
+                  worker_id: str | None) -> None:
+    """A filter may narrow what a party sees, never name another party."""
+    if user.role == Role.WORKER and worker_id not in (None, user.worker_id):
+        raise Forbidden("A worker sees only its own matches")
+    if user.role == Role.EMPLOYER and vacancy_id is not None:
+        vacancy = db_session.get(Vacancy, vacancy_id)
+        if vacancy is not None and vacancy.employer_id != user.employer_id:
+            raise Forbidden("An employer sees only the matches of its own vacancies")
+
+
 def visible_to(user: Principal) -> Select[Match]:
     query = select(Match)
     if user.role in (Role.ADMIN, Role.RECRUITER):
@@ -51,6 +68,8 @@ def visible_to(user: Principal) -> Select[Match]:
 def listing(*, db_session: Session, user: Principal, status: MatchStatus | None,
             vacancy_id: str | None, worker_id: str | None, limit: int, offset: int,
             path: str) -> tuple[list[MatchRead], int]:
+    check_filters(db_session=db_session, user=user, vacancy_id=vacancy_id,
+                  worker_id=worker_id)
     query = visible_to(user)
     if status is not None:
         query = query.where(Match.status == status.value)
@@ -146,8 +165,10 @@ def review(*, db_session: Session, match_id: str, user: Principal, decision: Dec
 
 def respond(*, db_session: Session, match_id: str, user: Principal, decision: Decision,
             topic_prefix: str) -> Match:
+    if user.role != Role.WORKER:
+        raise Forbidden("Only the worker the match is for may answer it")
     row = get(db_session=db_session, match_id=match_id)
-    if user.role != Role.WORKER or user.worker_id != row.worker_id:
+    if user.worker_id != row.worker_id:
         raise Forbidden("Only the worker the match is for may answer it")
     if row.status != MatchStatus.APPROVED or row.pending is not None:
         raise Conflict(f"The match is {row.pending or row.status}; only an approved offer "

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, status
 
 from schemas.events.matches import Decision, MatchStatus
 from services.gateway.deps import CurrentUser, RecruiterUser, SessionDep, SettingsDep
-from services.gateway.errors import NotFound, responses
+from services.gateway.errors import responses
 from services.gateway.matches import service
 from services.gateway.matches.models import Match, MatchRead, RejectBody
 from services.gateway.pagination import IdFilter, Page, PageDep
@@ -21,7 +21,9 @@ def list_matches(request: Request, user: CurrentUser, db_session: SessionDep, pa
                  status: MatchStatus | None = None, vacancy_id: IdFilter = None,
                  worker_id: IdFilter = None) -> Page[MatchRead]:
     """Recruiters and admins see all; an employer the approved and later matches of its
-    vacancies (with the candidate's name once accepted); a worker its own offers."""
+    vacancies (with the candidate's name once accepted); a worker its own offers. A
+    filter naming another party (a worker's ``worker_id``, an employer's
+    ``vacancy_id``) is 403, as the same id in a path would be."""
     items, total = service.listing(db_session=db_session, user=user, status=status,
                                    vacancy_id=vacancy_id, worker_id=worker_id,
                                    limit=page.limit, offset=page.offset, path=request.url.path)
@@ -32,10 +34,10 @@ def list_matches(request: Request, user: CurrentUser, db_session: SessionDep, pa
             responses=responses(401, 403, 404))
 def get_match(match_id: str, request: Request, user: CurrentUser,
               db_session: SessionDep) -> MatchRead:
-    row = db_session.scalar(service.visible_to(user).where(
-        Match.id == match_id))
-    if row is None:
-        raise NotFound(f"No match {match_id}")
+    """404 for an unknown id; 403 for another party's match, or one its employer or
+    worker may not see yet (before a recruiter approved it)."""
+    row = service.get(db_session=db_session, match_id=match_id)
+    service.check_can_see(db_session=db_session, user=user, row=row)
     return service.read(db_session=db_session, row=row, user=user, path=request.url.path)
 
 
@@ -44,6 +46,7 @@ def get_match(match_id: str, request: Request, user: CurrentUser,
 def vacancy_matches(vacancy_id: str, request: Request, user: CurrentUser,
                     db_session: SessionDep, page: PageDep,
                     status: MatchStatus | None = None) -> Page[MatchRead]:
+    vacancies.check_role_may_read(user)
     vacancy = vacancies.get(db_session=db_session, vacancy_id=vacancy_id)
     vacancies.check_can_read(user, vacancy)
     items, total = service.listing(db_session=db_session, user=user, status=status,

@@ -29,6 +29,13 @@ def get(*, db_session: Session, vacancy_id: str) -> Vacancy:
     return row
 
 
+def check_role_may_read(user: Principal) -> None:
+    """Workers never read vacancies directly (they see their offers): 403 before any
+    lookup, whether or not the id exists."""
+    if user.role not in (Role.ADMIN, Role.RECRUITER, Role.EMPLOYER):
+        raise Forbidden("Only the owning employer, recruiters and admins may see this vacancy")
+
+
 def check_can_read(user: Principal, row: Vacancy) -> None:
     if user.role in (Role.ADMIN, Role.RECRUITER):
         return
@@ -54,8 +61,9 @@ def create(*, db_session: Session, vacancy_in: VacancyCreate, user: Principal,
     vacancy_id = vacancy_in.vacancy_id or new_id("vac")
     digest = request_hash(vacancy_in, exclude={"vacancy_id"})
     existing = db_session.get(Vacancy, vacancy_id)
+    if existing is not None:  # another employer's vacancy id is not this one's to repost
+        check_owner_or_admin(user, existing.employer_id)
     if is_repeat(existing, digest, f"Vacancy {vacancy_id}"):
-        check_owner_or_admin(user, existing.employer_id)  # type: ignore[union-attr]
         return existing  # type: ignore[return-value]
     posted = ev.VacancyPosted.model_validate(
         {**vacancy_in.model_dump(mode="json"), "vacancy_id": vacancy_id})
@@ -70,6 +78,8 @@ def create(*, db_session: Session, vacancy_in: VacancyCreate, user: Principal,
 
 
 def close(*, db_session: Session, vacancy_id: str, user: Principal, topic_prefix: str) -> Vacancy:
+    if user.role not in (Role.ADMIN, Role.EMPLOYER):
+        raise Forbidden("Only the employer itself or an admin may do this")
     row = get(db_session=db_session, vacancy_id=vacancy_id)
     check_owner_or_admin(user, row.employer_id)
     if not row.closed:
@@ -84,6 +94,8 @@ def list_for(*, db_session: Session, user: Principal, employer_id: str | None, l
              offset: int) -> tuple[list[Vacancy], int]:
     query = select(Vacancy)
     if user.role == Role.EMPLOYER:
+        if employer_id not in (None, user.employer_id):
+            raise Forbidden("An employer sees only its own vacancies")
         query = query.where(Vacancy.employer_id == user.employer_id)
     elif user.role not in (Role.ADMIN, Role.RECRUITER):
         raise Forbidden("Workers see vacancies through their matches")

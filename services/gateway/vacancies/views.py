@@ -35,6 +35,7 @@ def list_vacancies(user: CurrentUser, db_session: SessionDep, page: PageDep,
 
 @router.get("/{vacancy_id}", response_model=VacancyRead, responses=responses(401, 403, 404))
 def get_vacancy(vacancy_id: str, user: CurrentUser, db_session: SessionDep) -> VacancyRead:
+    service.check_role_may_read(user)
     row = service.get(db_session=db_session, vacancy_id=vacancy_id)
     service.check_can_read(user, row)
     return service.read(row)
