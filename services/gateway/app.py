@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
@@ -30,14 +31,40 @@ from services.gateway.vacancies.views import router as vacancies
 from services.gateway.workers.views import router as workers
 
 API_PREFIX = "/api/v1"
+#: ``POST /workers``: staff register walk-in workers; anyone registers themselves
+OPTIONAL_TOKEN = {("post", f"{API_PREFIX}/workers")}
+ERROR_BODY = {"$ref": "#/components/schemas/ErrorBody"}
 
 
 def api_router() -> APIRouter:
     api = APIRouter(prefix=API_PREFIX)
     for router in (auth, agreements, employers, vacancies, workers, matches, placements,
-                   triggers, stats, clock):
+                   triggers, stats, clock, ops):
         api.include_router(router)
     return api
+
+
+class CircularApi(FastAPI):
+    """FastAPI with the parts of the document its route declarations cannot state."""
+
+    def openapi(self) -> dict[str, Any]:
+        if self.openapi_schema is None:
+            document_extras(super().openapi())
+        assert self.openapi_schema is not None
+        return self.openapi_schema
+
+
+def document_extras(document: dict[str, Any]) -> None:
+    """Every operation that takes a body may answer 413 (the body guard's limit); the
+    routes in :data:`OPTIONAL_TOKEN` may be called with or without a token."""
+    for path, operations in document.get("paths", {}).items():
+        for method, operation in operations.items():
+            if "requestBody" in operation:
+                operation.setdefault("responses", {}).setdefault("413", {
+                    "description": "Body too large",
+                    "content": {"application/json": {"schema": ERROR_BODY}}})
+            if (method, path) in OPTIONAL_TOKEN:
+                operation["security"] = [{}, *operation.get("security", [])]
 
 
 def create_app(settings: GatewaySettings) -> FastAPI:
@@ -58,7 +85,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         yield
         engine.dispose()
 
-    app = FastAPI(
+    app = CircularApi(
         title="Circular",
         version="1.0.0",
         summary="Legal, fair, circular labour migration",
@@ -73,7 +100,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.state.passwords = passwords
     app.state.metrics = Metrics(sessions)
     errors.install(app)
-    app.include_router(ops)
+    app.include_router(ops, include_in_schema=False)  # for probes; documented under /api/v1
     app.include_router(api_router())
     app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)

@@ -148,6 +148,24 @@ def test_overdue_placements_and_triggers(api, world):
     assert listed["total"] == 1
 
 
+def test_a_trigger_of_no_placement_is_listed_and_completed(api, world):
+    r = api.post("rec", "/returns", json={"worker_id": "w2",
+                                          "return_date": real_today().isoformat()})
+    return_id = r.json()["id"]
+    api.fold(pev.ReturnUnmatched(return_id=return_id, worker_id="w2",
+                                 return_date=real_today(), reason="no open placement"))
+    api.fold(tev.TriggerFired.model_validate({
+        "trigger_id": tev.trigger_id("w2", None, "counselling_referral", return_id),
+        "worker_id": "w2", "kind": "counselling_referral", "cause": return_id,
+        "reason": "Returned: offer a consultation.", "due_date": real_today().isoformat()}))
+    [trigger] = api.get("wk2", "/reintegration/triggers").json()["items"]
+    assert trigger["placement_id"] is None and trigger["kind"] == "counselling_referral"
+    path = f"/reintegration/triggers/{trigger['trigger_id']}/complete"
+    assert api.post("rec", path, json={"outcome": "service_delivered"}).status_code == 202
+    [done] = api.get("rec", "/reintegration/triggers", params={"worker_id": "w2"}).json()["items"]
+    assert (done["placement_id"], done["status"]) == (None, "completed")
+
+
 def test_flow_statistics(api, world):
     m11 = advance_match(api, "w1", "v1", "e1", "approved", "accepted")
     advance_match(api, "w2", "v2", "e2", "approved")

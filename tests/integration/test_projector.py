@@ -7,12 +7,14 @@ import pytest
 from sqlalchemy import func, select
 
 from eventbus.deadletter import reason_of
+from schemas.events import triggers as tev
 from schemas.events.vacancies import VacancyEvaluated, Verdict, Violation
-from schemas.topics import VACANCY_STATUS
+from schemas.topics import TRIGGERS, VACANCY_STATUS
 from services.gateway.database.core import make_engine, make_sessionmaker
 from services.gateway.projections.consumer import Projector
 from services.gateway.projections.models import ProcessedEvent
 from services.gateway.projections.registry import projections
+from services.gateway.triggers.models import Trigger
 from services.gateway.vacancies.models import Vacancy
 from tests.support.kafka import Publisher, read_until
 from tests.support.processes import wait_for
@@ -30,7 +32,8 @@ def sessions(database_url):
 @pytest.fixture
 def projector(broker, sessions, topic_prefix):
     p = Projector(sessions=sessions, bootstrap=[broker.bootstrap],
-                  topics=[VACANCY_STATUS.prefixed(topic_prefix).name],
+                  topics=[VACANCY_STATUS.prefixed(topic_prefix).name,
+                          TRIGGERS.prefixed(topic_prefix).name],
                   group_id=f"{topic_prefix}projector", projections=projections())
     stop = threading.Event()
     thread = threading.Thread(target=p.run, args=(stop,), daemon=True)
@@ -92,4 +95,24 @@ def test_unreadable_records_go_to_the_dead_letter_topic(broker, sessions, topic_
     assert "bad CloudEvents headers" in reason_of(list(dead[0].headers.items()))
     assert dead[0].headers["dlq_topic"] == topic.encode()
     assert projector.dead_letters == 1
+    pub.close()
+
+
+def test_a_trigger_of_no_placement_is_projected(broker, sessions, topic_prefix, projector):
+    """A return that closed no placement still gets its counselling referral; the
+    tracker fires it without a placement id."""
+    fired = tev.TriggerFired.model_validate({
+        "trigger_id": tev.trigger_id("w1", None, "counselling_referral", "ret-1"),
+        "worker_id": "w1", "kind": "counselling_referral", "cause": "ret-1",
+        "reason": "Returned: offer a consultation.", "due_date": "2027-05-15"})
+    assert fired.placement_id is None
+    pub = Publisher(broker.bootstrap)
+    pub.event(TRIGGERS.prefixed(topic_prefix).name, fired)
+    with sessions() as s:
+        wait_for(lambda: s.get(Trigger, fired.trigger_id, populate_existing=True) is not None,
+                 what="the trigger")
+        row = s.get(Trigger, fired.trigger_id)
+        assert (row.worker_id, row.placement_id, row.kind, row.status) == (
+            "w1", None, "counselling_referral", "open")
+    assert projector.dead_letters == 0
     pub.close()

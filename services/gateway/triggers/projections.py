@@ -21,7 +21,7 @@ def on_fired(session: Session, decoded: Decoded) -> None:
     worker = session.get(Worker, event.worker_id)
     erased = worker is not None and worker.status == WorkerStatus.ERASED
     session.add(Trigger(id=event.trigger_id, worker_id=event.worker_id,
-                        placement_id=getattr(event, "placement_id", None),
+                        placement_id=event.placement_id,
                         kind=event.kind.value, cause=event.cause,
                         reason=ERASED_REASON if erased else event.reason,
                         due_date=event.due_date, fired_at=decoded.envelope.time))

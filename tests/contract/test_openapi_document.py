@@ -1,0 +1,52 @@
+"""The OpenAPI document states what the gateway does beyond its route declarations:
+413 on every operation with a body, the optional token of self-registration, and
+the operations routes under /api/v1 as SPEC 4 lists them (the root paths stay, for
+probes, out of the document)."""
+
+PUBLIC = {("post", "/api/v1/auth/token"), ("get", "/api/v1/healthz"),
+          ("get", "/api/v1/readyz"), ("get", "/api/v1/metrics")}
+
+
+def operations(document):
+    for path, ops in document["paths"].items():
+        for method, op in ops.items():
+            yield method, path, op
+
+
+def test_every_operation_with_a_body_documents_413(api):
+    document = api.client.get("/openapi.json").json()
+    with_body = [(m, p, op) for m, p, op in operations(document) if "requestBody" in op]
+    assert len(with_body) >= 12
+    for method, path, op in with_body:
+        answer = op["responses"].get("413")
+        assert answer is not None, (method, path)
+        schema = answer["content"]["application/json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/ErrorBody"}, (method, path)
+
+
+def test_self_registration_is_documented_with_an_optional_token(api):
+    document = api.client.get("/openapi.json").json()
+    register = document["paths"]["/api/v1/workers"]["post"]
+    assert register["security"] == [{}, {"OAuth2PasswordBearer": []}]
+    for method, path, op in operations(document):
+        if (method, path) in PUBLIC or (method, path) == ("post", "/api/v1/workers"):
+            continue
+        assert op.get("security") == [{"OAuth2PasswordBearer": []}], (method, path)
+    # and it is true: without a token, with username and password, it registers
+    from tests.support.gateway import PASSWORD, worker_body
+    r = api.client.post("/api/v1/workers", json={
+        **worker_body("w5", "AM5000005"), "username": "self", "password": PASSWORD})
+    assert r.status_code == 202
+
+
+def test_operations_routes_are_served_under_api_v1_too(api):
+    document = api.client.get("/openapi.json").json()
+    for name in ("healthz", "readyz", "metrics"):
+        assert f"/api/v1/{name}" in document["paths"]
+        assert f"/{name}" not in document["paths"]
+        for path in (f"/api/v1/{name}", f"/{name}"):
+            r = api.client.get(path)
+            assert r.status_code == 200, (path, r.text)
+    assert api.client.get("/api/v1/healthz").json() == {"status": "ok"}
+    assert api.client.get("/api/v1/readyz").json()["status"] == "ready"
+    assert "circular_http_requests_total" in api.client.get("/api/v1/metrics").text
