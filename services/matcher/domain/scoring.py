@@ -2,14 +2,18 @@
 recruiter reads (SPEC 3.4).
 
     base = 0.5 x share of the vacancy's required skills the worker has (all, if none)
-         + 0.3 x experience beyond the minimum, up to 10 years (each year counts)
+         + 0.3 x e / (e + 3), e = years of experience beyond the minimum
          + 0.2 if the worker returned on time from an earlier placement
     score = 0.8 + 0.2 x base   for a re-hire (returned on time from this employer)
             0.79 x base        otherwise
 
+The experience term saturates but never stops growing: every further year counts
+(3 years beyond the minimum earn half of it, 60 years still less than all of it).
 So, all else equal, more skills, more experience and an on-time return each rank
-higher, and a named re-hire outranks every other candidate. Ties are broken by
-worker id, so the order is total and repeatable.
+higher, and a named re-hire outranks every other candidate. Scores are rounded to
+six decimals, finer than the smallest step any of these orderings makes (one year
+at 60 beyond the minimum for a re-hire: about 5e-5). Ties are broken by worker id,
+so the order is total and repeatable.
 """
 
 from __future__ import annotations
@@ -18,9 +22,11 @@ from dataclasses import dataclass
 
 from services.matcher.domain.views import VacancyView, WorkerView
 
-EXPERIENCE_CAP_YEARS = 10
+#: years beyond the minimum at which the experience term reaches half its weight
+EXPERIENCE_HALF_YEARS = 3
 REHIRE_FLOOR = 0.8
 OTHERS_CEILING = 0.79
+SCORE_DECIMALS = 6
 
 
 @dataclass(frozen=True)
@@ -42,12 +48,18 @@ class Scored:
         return (-self.score, self.worker_id)
 
 
+def experience_share(extra_years: int) -> float:
+    """In [0, 1), strictly increasing in the years beyond the minimum."""
+    extra = max(0, extra_years)
+    return extra / (extra + EXPERIENCE_HALF_YEARS)
+
+
 def score(worker: WorkerView, vacancy: VacancyView) -> Scored:
     required = vacancy.required_skills
     covered = len(required & worker.skills)
     coverage = covered / len(required) if required else 1.0
     extra = max(0, worker.occupations.get(vacancy.isco_code, 0) - vacancy.min_experience_years)
-    experience = min(extra, EXPERIENCE_CAP_YEARS) / EXPERIENCE_CAP_YEARS
+    experience = experience_share(extra)
     returned = 1.0 if worker.returned_on_time else 0.0
     rehire = vacancy.employer_id in worker.rehire_employers
     base = 0.5 * coverage + 0.3 * experience + 0.2 * returned
@@ -64,4 +76,4 @@ def score(worker: WorkerView, vacancy: VacancyView) -> Scored:
     if rehire:
         reasons.insert(0, Reason("rehire", "returned on time from this employer before",
                                  REHIRE_FLOOR))
-    return Scored(worker.worker_id, round(floor + scale * base, 4), tuple(reasons))
+    return Scored(worker.worker_id, round(floor + scale * base, SCORE_DECIMALS), tuple(reasons))
