@@ -4,6 +4,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from pydantic import ValidationError
 
 from schemas.events.agreements import AgreementRecorded
 from schemas.events.vacancies import VacancyPosted, Verdict, Violation
@@ -108,5 +109,30 @@ def test_closed_wins_over_everything():
     assert verdict(vacancy(destination_country="KR"), closed=True).status is Verdict.CLOSED
 
 
-def test_wage_compares_exact_decimals():
-    assert Decimal("1800.00") == vacancy().monthly_wage.amount
+def floor_of(amount):
+    return agreement(occupations=[{"isco_code": "6111", "annual_quota": 10,
+                                   "min_monthly_wage": {"amount": amount, "currency": "EUR"}}])
+
+
+@pytest.mark.parametrize(("floor", "wage", "below"), [
+    ("1800.10", "1800.1", False),              # the same amount, written differently
+    ("1800.10", "1800.09", True),               # one cent below
+    ("1800", "1799.99", True),
+    ("999999999999.99", "999999999999.99", False),
+    ("999999999999.99", "999999999999.98", True),  # one cent below, at the largest amount
+    ("0.30", "0.3", False),
+    ("0.30", "0.29", True),
+])
+def test_wage_compares_exact_decimals(floor, wage, below):
+    result = verdict(vacancy(monthly_wage={"amount": wage, "currency": "EUR"}),
+                     [floor_of(floor)])
+    assert result.violations == ((V.WAGE_BELOW_FLOOR,) if below else ())
+    assert result.status is (Verdict.REJECTED if below else Verdict.OPEN)
+
+
+def test_a_wage_below_a_cent_cannot_be_stated():
+    """So no rounding can decide legality: 1799.995 is neither 1799.99 nor 1800.00."""
+    with pytest.raises(ValidationError, match="decimal"):
+        vacancy(monthly_wage={"amount": "1799.995", "currency": "EUR"})
+    assert vacancy(monthly_wage={"amount": "1799.99", "currency": "EUR"}).monthly_wage.amount \
+        == Decimal("1799.99")

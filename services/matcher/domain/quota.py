@@ -5,8 +5,6 @@ vacancy's positions; declined, rejected and withdrawn ones do not."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from schemas.events.matches import MatchStatus, RefusalReason
 from services.matcher.domain.views import VacancyView
 
@@ -17,17 +15,15 @@ def holds_place(status: str) -> bool:
     return status in HOLDS_PLACE
 
 
-def count_held(statuses: Iterable[str]) -> int:
-    return sum(1 for s in statuses if holds_place(s))
-
-
 def has_room(vacancy: VacancyView, quota_used: int) -> bool:
+    """Room for one more approved match under the vacancy's quota."""
     return quota_used < vacancy.annual_quota
 
 
 def approval_refusal(vacancy: VacancyView, *, quota_used: int,
                      positions_taken: int) -> RefusalReason | None:
-    """Why one more approval is not possible now, or None when it is."""
+    """Why one more approval is not possible now, or None when it is. Positions are
+    checked first: a vacancy with no open position is full whatever the quota."""
     if positions_taken >= vacancy.positions:
         return RefusalReason.POSITIONS_FILLED
     if not has_room(vacancy, quota_used):
