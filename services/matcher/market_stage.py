@@ -8,7 +8,14 @@ State keys: ``vac:<vacancy>``, ``wrk:<market>:<worker>`` (the worker as the mark
 knows it, as JSON text), ``m:<match>``,
 ``quota:<agreement>:<isco>:<year>``. Counts (positions taken, quota used) are always
 recomputed from the matches, never incremented, so handling an event twice
-converges on the same state.
+converges on the same state. A repeat of a review or a response already decided
+(the same decision on the same match) changes nothing and publishes nothing.
+
+A quota unit is shared by every vacancy of its agreement, occupation and start year
+(all in this market). Whenever the units used change, every open vacancy of that
+quota is brought up to date: when the quota is used up, their unreviewed proposals
+are withdrawn (SPEC 3.3 rule 8: the pairs are no longer eligible); when a unit is
+released again (a decline, a withdrawal of an approved match), they refill.
 """
 
 from __future__ import annotations
@@ -32,13 +39,18 @@ from services.matcher.domain.scoring import Scored, score
 from services.matcher.domain.views import VacancyView, WorkerView
 
 VAC, WRK, MATCH, QUOTA = "vac:", "wrk:", "m:", "quota:"
+_MATCH_FIELDS = ("match_id", "vacancy_id", "worker_id", "employer_id", "agreement_id",
+                 "destination_country", "isco_code")
 SETTLED: dict[MatchStatus, type[mv.MatchState]] = {
     MatchStatus.WITHDRAWN: mv.MatchWithdrawn, MatchStatus.APPROVED: mv.MatchApproved,
     MatchStatus.REJECTED: mv.MatchRejected, MatchStatus.ACCEPTED: mv.MatchAccepted,
     MatchStatus.DECLINED: mv.MatchDeclined,
 }
 LIVE = (MatchStatus.PROPOSED, MatchStatus.APPROVED)
-FINAL_FOR_VACANCY = (MatchStatus.REJECTED, MatchStatus.DECLINED, MatchStatus.ACCEPTED)
+#: why unreviewed proposals go when their quota is used up. WithdrawalReason has no
+#: ``quota_exhausted`` member yet (requested in schemas); "the vacancy can take no
+#: one more" is what recruiters read from ``vacancy_filled`` until then.
+QUOTA_USED_UP = WithdrawalReason.VACANCY_FILLED
 
 
 class Workers:
@@ -101,12 +113,30 @@ def _quota_term(key: Any) -> str:
     return "|".join(map(str, key))
 
 
-def _match_quota(record: dict[str, Any]) -> list[str]:
-    return [_quota_term(record["quota"])]
+def _open_terms(record: dict[str, Any]) -> dict[str, Any] | None:
+    """The stored market state of a vacancy if it is open under an agreement."""
+    state = record.get("state")
+    if state is None or state["status"] != "open" or state.get("agreement") is None:
+        return None
+    return state
 
 
-def _vacancy_market(record: dict[str, Any]) -> list[str]:
+def _open_vacancy_market(record: dict[str, Any]) -> list[str]:
+    """Open vacancies with a position left, by market: where a worker may be offered."""
+    state = _open_terms(record)
+    if state is None or record["taken"] >= state["vacancy"]["positions"]:
+        return []
     return [record["market"]]
+
+
+def _open_vacancy_quota(record: dict[str, Any]) -> list[str]:
+    """Open vacancies by the quota they draw on (agreement, occupation, start year)."""
+    state = _open_terms(record)
+    if state is None:
+        return []
+    vacancy = state["vacancy"]
+    return [_quota_term((state["agreement"]["agreement_id"], vacancy["isco_code"],
+                         int(vacancy["start_date"][:4])))]
 
 
 class MarketShard:
@@ -117,11 +147,15 @@ class MarketShard:
         self.workers = Workers()
         self.by_vacancy = SecondaryIndex(MATCH, _match_vacancy)
         self.by_worker = SecondaryIndex(MATCH, _match_worker)
-        self.by_quota = SecondaryIndex(MATCH, _match_quota)
-        self.vacancies = SecondaryIndex(VAC, _vacancy_market)
+        self.by_quota = SecondaryIndex(VAC, _open_vacancy_quota)
+        self.vacancies = SecondaryIndex(VAC, _open_vacancy_market)
         self.taken = HeldCounter(lambda r: r["vacancy_id"])
         self.used = HeldCounter(lambda r: _quota_term(r["quota"]))
         self._views: dict[str, tuple[int, VacancyView | None]] = {}
+        #: quotas whose units used changed while handling the current record, and the
+        #: vacancies reconciled since the last such change (up to date already)
+        self._quota_moved: set[str] = set()
+        self._current: set[str] = set()
 
     @property
     def indexes(self) -> tuple[Any, ...]:
@@ -129,15 +163,29 @@ class MarketShard:
                 self.taken, self.used)
 
     def handle(self, tx: StateTx, decoded: Decoded, ctx: Context) -> Iterator[Output]:
+        self._quota_moved, self._current = set(), set()
         event = decoded.event
         if isinstance(event, MarketVacancy):
             yield from self._on_vacancy(tx, event, ctx.partition)
         elif isinstance(event, MarketWorker):
             yield from self._on_worker(tx, event)
         elif isinstance(event, mv.MatchReviewed):
-            yield from self._on_review(tx, event)
+            yield from self._on_review(tx, event, decoded.envelope.id)
         elif isinstance(event, AcceptanceRequest):
-            yield from self._on_acceptance(tx, event)
+            yield from self._on_acceptance(tx, event, decoded.envelope.id)
+        yield from self._follow_quota(tx)
+
+    def _follow_quota(self, tx: StateTx) -> Iterator[Output]:
+        """Every open vacancy of a quota whose usage changed: withdraw what it can no
+        longer take, refill what it can take again. Once: what these reconciliations
+        change is not followed again (they change proposals, not units used)."""
+        moved, self._quota_moved = sorted(self._quota_moved), set()
+        for term in moved:
+            for vkey in sorted(self.by_quota.keys(term)):
+                view = self._view(tx, vkey[len(VAC):])
+                if view is not None and view.vacancy_id not in self._current:
+                    yield from self._reconcile(tx, view)
+        self._quota_moved, self._current = set(), set()
 
     # --- vacancies -------------------------------------------------------------------
 
@@ -183,17 +231,22 @@ class MarketShard:
     def _reconcile(self, tx: StateTx, view: VacancyView) -> Iterator[Output]:
         """Bring the vacancy's proposals to what the rules want now."""
         yield from self._sync_counts(tx, view)
+        self._current.add(view.vacancy_id)
         matches = self._matches_of(tx, view.vacancy_id)
         taken = self.taken.get(view.vacancy_id)
         proposed = {m["worker_id"]: (k, m) for k, m in matches
                     if m["status"] == MatchStatus.PROPOSED}
         if taken >= view.positions:
+            full: WithdrawalReason | None = WithdrawalReason.VACANCY_FILLED
+        elif not quota.has_room(view, self._quota_used(view)):
+            full = QUOTA_USED_UP
+        else:
+            full = None
+        if full is not None:
             for mkey, _ in proposed.values():
-                yield from self._settle(tx, mkey, MatchStatus.WITHDRAWN,
-                                        reason=WithdrawalReason.VACANCY_FILLED)
+                yield from self._settle(tx, mkey, MatchStatus.WITHDRAWN, reason=full)
             return
         index = self.workers.of(f"{view.destination_country}-{view.isco_code}")
-        room = quota.has_room(view, self._quota_used(view))
         live: dict[str, float] = {}
         for worker_id, (mkey, match) in proposed.items():
             worker = index.get(worker_id)
@@ -204,8 +257,7 @@ class MarketShard:
                 live[worker_id] = match["score"]
         limit = capacity(view.positions, taken)
         excluded = {m["worker_id"] for _, m in matches if m["status"] != MatchStatus.WITHDRAWN}
-        candidates = index.best(view, limit, excluded, quota_room=room,
-                                positions_taken=taken) if room else []
+        candidates = index.best(view, limit, excluded, positions_taken=taken)
         yield from self._apply_plan(tx, view, live, candidates, limit)
 
     def _apply_plan(self, tx: StateTx, view: VacancyView, live: dict[str, float],
@@ -248,6 +300,8 @@ class MarketShard:
         used = self._quota_used(view)
         current = tx.get(qkey) or {"used": 0, "rev": 0, "annual": None}
         if (current["used"], current["annual"]) != (used, view.annual_quota):
+            self._quota_moved.add(_quota_term(view.quota_key))
+            self._current.clear()  # whatever was decided before saw the old usage
             rev = current["rev"] + 1
             tx.set(qkey, {"used": used, "rev": rev, "annual": view.annual_quota})
             agreement, isco, year = view.quota_key
@@ -259,77 +313,93 @@ class MarketShard:
     # --- matches ---------------------------------------------------------------------
 
     def _out(self, record: dict[str, Any], cls: type[mv.MatchState], **extra: Any) -> Output:
-        fields = {k: record[k] for k in ("match_id", "vacancy_id", "worker_id", "employer_id",
-                                         "agreement_id", "destination_country", "isco_code")}
-        event = cls(**fields, **extra)
+        event = cls(**{k: record[k] for k in _MATCH_FIELDS}, **extra)
         return Output(self.matches_topic, event,
                       derived_event_id(record["match_id"], event.type, str(record["rev"])))
 
     def _settle(self, tx: StateTx, mkey: str, status: MatchStatus,
+                review: mv.Decision | None = None, response: mv.Decision | None = None,
                 **extra: Any) -> Iterator[Output]:
-        """Move a match to ``status`` and publish it."""
+        """Move a match to ``status`` and publish it; ``review`` and ``response`` are
+        the decisions that moved it, kept so a repeat of them is recognised."""
         record = {**tx.get(mkey), "status": status.value}
+        if review is not None:
+            record["review"] = review.value
+        if response is not None:
+            record["response"] = response.value
         record["rev"] += 1
         tx.set(mkey, record)
         yield self._out(record, SETTLED[status], **extra)
 
-    def _refuse(self, tx: StateTx, mkey: str, cls: type[mv.MatchState],
-                reason: RefusalReason) -> Iterator[Output]:
-        record = {**tx.get(mkey)}
-        record["rev"] += 1
-        tx.set(mkey, record)
-        yield self._out(record, cls, reason=reason)
+    def _refuse(self, match: dict[str, Any],
+                cls: type[mv.MatchApprovalRefused | mv.MatchAcceptanceRefused],
+                reason: RefusalReason, cause: str) -> Iterator[Output]:
+        """Refuse a command; the match stays as it is. The id follows from the command,
+        so the same command refused again is the same event."""
+        event = cls(**{k: match[k] for k in _MATCH_FIELDS}, reason=reason)
+        yield Output(self.matches_topic, event,
+                     derived_event_id(match["match_id"], event.type, cause))
 
-    def _on_review(self, tx: StateTx, event: mv.MatchReviewed) -> Iterator[Output]:
+    def _on_review(self, tx: StateTx, event: mv.MatchReviewed, cause: str
+                   ) -> Iterator[Output]:
         mkey = MATCH + event.match_id
         match = tx.get(mkey)
-        if match is None:
-            return
+        if match is None or match.get("review") == event.decision.value:
+            return  # unknown, or a repeat of the review already made: nothing to do
         view = self._view(tx, match["vacancy_id"])
         if match["status"] != MatchStatus.PROPOSED:
-            yield from self._refuse(tx, mkey, mv.MatchApprovalRefused, RefusalReason.NOT_PENDING)
+            reason = RefusalReason.NOT_PENDING
+            if (event.decision is mv.Decision.APPROVE and view is not None
+                    and match["status"] == MatchStatus.WITHDRAWN):  # withdrawn for want of room?
+                reason = self._approval_refusal(view) or reason
+            yield from self._refuse(match, mv.MatchApprovalRefused, reason, cause)
             return
         if event.decision is mv.Decision.REJECT:
             yield from self._settle(tx, mkey, MatchStatus.REJECTED, reason=event.reason,
-                                    reviewed_by=event.reviewed_by)
+                                    reviewed_by=event.reviewed_by, review=event.decision)
         elif view is None:
-            yield from self._refuse(tx, mkey, mv.MatchApprovalRefused,
-                                    RefusalReason.VACANCY_NOT_OPEN)
+            yield from self._refuse(match, mv.MatchApprovalRefused,
+                                    RefusalReason.VACANCY_NOT_OPEN, cause)
             return
         else:
-            refusal = quota.approval_refusal(view, quota_used=self._quota_used(view),
-                                             positions_taken=self.taken.get(view.vacancy_id))
+            refusal = self._approval_refusal(view)
             if refusal is not None:
-                yield from self._refuse(tx, mkey, mv.MatchApprovalRefused, refusal)
+                yield from self._refuse(match, mv.MatchApprovalRefused, refusal, cause)
                 return
             yield from self._settle(tx, mkey, MatchStatus.APPROVED,
-                                    reviewed_by=event.reviewed_by)
+                                    reviewed_by=event.reviewed_by, review=event.decision)
         if view is not None:
             yield from self._reconcile(tx, view)
 
-    def _on_acceptance(self, tx: StateTx, event: AcceptanceRequest) -> Iterator[Output]:
+    def _approval_refusal(self, view: VacancyView) -> RefusalReason | None:
+        return quota.approval_refusal(view, quota_used=self._quota_used(view),
+                                      positions_taken=self.taken.get(view.vacancy_id))
+
+    def _on_acceptance(self, tx: StateTx, event: AcceptanceRequest, cause: str
+                       ) -> Iterator[Output]:
         mkey = MATCH + event.match_id
         match = tx.get(mkey)
-        if match is None:
-            return
+        if match is None or match.get("response") == event.decision.value:
+            return  # unknown, or a repeat of the answer already given: nothing to do
         if match["status"] != MatchStatus.APPROVED:
-            yield from self._refuse(tx, mkey, mv.MatchAcceptanceRefused,
-                                    RefusalReason.NOT_PENDING)
+            yield from self._refuse(match, mv.MatchAcceptanceRefused,
+                                    RefusalReason.NOT_PENDING, cause)
             return
         view = self._view(tx, match["vacancy_id"])
         if event.decision is mv.Decision.DECLINE:
-            yield from self._settle(tx, mkey, MatchStatus.DECLINED)
+            yield from self._settle(tx, mkey, MatchStatus.DECLINED, response=event.decision)
             if view is not None:
                 yield from self._reconcile(tx, view)
             return
         if not event.worker_free:
-            yield from self._refuse(tx, mkey, mv.MatchAcceptanceRefused,
-                                    RefusalReason.ALREADY_ACCEPTED_OTHER)
+            yield from self._refuse(match, mv.MatchAcceptanceRefused,
+                                    RefusalReason.ALREADY_ACCEPTED_OTHER, cause)
             return
         terms = MarketVacancy.model_validate(tx.get(VAC + match["vacancy_id"])["state"])
         agreement = terms.agreement
         yield from self._settle(
-            tx, mkey, MatchStatus.ACCEPTED, contract_months=terms.vacancy.contract_months,
+            tx, mkey, MatchStatus.ACCEPTED, response=event.decision,
+            contract_months=terms.vacancy.contract_months,
             return_grace_days=agreement.return_grace_days if agreement else 0,
             reentry_cooldown_months=agreement.reentry_cooldown_months if agreement else 0)
 
@@ -366,7 +436,8 @@ class MarketShard:
 
     def _offer(self, tx: StateTx, market: str, worker: WorkerView,
                dirty: dict[str, VacancyView]) -> Iterator[Output]:
-        """A free worker's place among each open vacancy's proposals."""
+        """A free worker's place among the proposals of each open vacancy with a
+        position left (the ``vacancies`` index holds only those)."""
         for vkey in sorted(self.vacancies.keys(market)):
             view = self._view(tx, vkey[len(VAC):])
             if view is None or view.vacancy_id in dirty:
@@ -374,7 +445,7 @@ class MarketShard:
             existing = tx.get(MATCH + mv.match_id(worker.worker_id, view.vacancy_id))
             if existing is not None and existing["status"] != MatchStatus.WITHDRAWN:
                 continue
-            taken = self.taken.get(view.vacancy_id)
+            taken = self.taken.get(view.vacancy_id)  # the index holds unfilled ones only
             if taken >= view.positions or not quota.has_room(view, self._quota_used(view)):
                 continue
             if failures(worker, view):

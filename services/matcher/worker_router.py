@@ -4,7 +4,9 @@ destinations, or every destination with an agreement when it listed none).
 
 It is also where a worker's acceptances are arbitrated: an acceptance goes on to
 its market only if the worker holds no other accepted or pending acceptance, so a
-worker never holds two, whatever order the markets answer in.
+worker never holds two, whatever order the markets answer in. Matches whose
+placement ended (``ended``) never make the worker busy again, even when their
+acceptance is delivered again after the return.
 
 State keys: ``wkr:<worker>`` and ``dst:<partition>`` (destinations with an
 agreement, copied per partition from the agreement broadcast).
@@ -44,7 +46,7 @@ def _open_to_anywhere(record: dict[str, Any]) -> list[str]:
 def new_record(partition: int) -> dict[str, Any]:
     return {"p": partition, "profile": None, "erased": False, "busy_with": None,
             "reserved": None, "reentry_from": None, "returned_on_time": False,
-            "rehire": [], "markets": {}, "version": 0}
+            "rehire": [], "ended": [], "markets": {}, "version": 0}
 
 
 def partition_of(key: str, partitions: int) -> int:
@@ -89,7 +91,10 @@ class WorkerRouter:
             yield from self._on_response(tx, key, record, event, decoded.envelope.id)
             return
         elif isinstance(event, mv.MatchAccepted):
-            record["busy_with"], record["reserved"] = event.match_id, None
+            if event.match_id not in record.get("ended", ()):
+                record["busy_with"] = event.match_id
+            if record["reserved"] == event.match_id:
+                record["reserved"] = None
         elif isinstance(event, mv.MatchAcceptanceRefused):
             if record["reserved"] == event.match_id:
                 record["reserved"] = None
@@ -124,6 +129,8 @@ class WorkerRouter:
     def _on_return(self, record: dict[str, Any], event: pl.PlacementReturned) -> Iterator[Output]:
         if record["busy_with"] in (event.match_id, None):
             record["busy_with"] = None
+        if event.match_id not in record.get("ended", ()):
+            record["ended"] = sorted([*record.get("ended", ()), event.match_id])
         previous = record["reentry_from"]
         if previous is None or event.reentry_from.isoformat() > previous:
             record["reentry_from"] = event.reentry_from.isoformat()
@@ -139,7 +146,11 @@ class WorkerRouter:
         if event.decision is mv.Decision.ACCEPT:
             holds = {record["busy_with"], record["reserved"]} - {None, event.match_id}
             free = not holds and not record["erased"]
-            if free:
+            # a repeat of an acceptance already made reserves nothing: the market
+            # ignores it, so nothing would come back to release the reservation
+            done = (event.match_id == record["busy_with"]
+                    or event.match_id in record.get("ended", ()))
+            if free and not done:
                 record["reserved"] = event.match_id
         tx.set(key, record)
         yield Output(self.market_topic, AcceptanceRequest(

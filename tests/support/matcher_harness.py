@@ -11,6 +11,7 @@ from eventbus.stage import Output
 from schemas import topics as t
 from schemas.codec import Decoded, decode, encode
 from schemas.events import matches as mv
+from schemas.events import vacancies as va
 from schemas.events.base import Event
 from services.matcher.agreement_router import AgreementRouter
 from services.matcher.legality_stage import LegalityShard
@@ -48,10 +49,17 @@ class MatcherHarness:
     def send(self, event: Event, *, event_id: str | None = None) -> list[Decoded]:
         """Feed a public event; returns the public events it caused, in order."""
         topic = next(tp.name for tp in t.PUBLIC if type(event) in tp.events)
-        before = len(self.published)
         enc = encode(event, source="/tests", event_id=event_id)
-        queue: deque[tuple[str, Decoded]] = deque([(ENTRY[topic], decode(enc.value,
-                                                                         enc.headers))])
+        return self._run([(ENTRY[topic], decode(enc.value, enc.headers))])
+
+    def read_again(self, decoded: Decoded) -> list[Decoded]:
+        """A match event the matcher published, read again by the stages that consume
+        the matches topic (as after a crash); returns the public events it caused."""
+        return self._run([(stage, decoded) for stage in ROUTES[t.MATCHES.name]])
+
+    def _run(self, start: list[tuple[str, Decoded]]) -> list[Decoded]:
+        before = len(self.published)
+        queue: deque[tuple[str, Decoded]] = deque(start)
         while queue:
             stage, decoded = queue.popleft()
             for out in self.stages[stage].feed(decoded):
@@ -88,6 +96,20 @@ class MatcherHarness:
                 if isinstance(e, mv.MatchApprovalRefused | mv.MatchAcceptanceRefused):
                     row["refused"] = e.reason.value
         return state
+
+    def quota(self) -> dict[tuple[str, str, int], tuple[int, int]]:
+        """(agreement, occupation, year) -> (used, annual quota), as last published."""
+        return {(e.agreement_id, e.isco_code, e.year): (e.used, e.annual_quota)
+                for e in self.events(mv.QuotaUsageChanged)}
+
+    def positions_filled(self) -> dict[str, int]:
+        """vacancy id -> positions filled, as last published."""
+        return {e.vacancy_id: e.positions_filled
+                for e in self.events(va.VacancyPositionsChanged)}
+
+    def events(self, cls: type[Any]) -> list[Any]:
+        """The published events of one type, in order."""
+        return [d.event for d in self.published if isinstance(d.event, cls)]
 
     def live(self, vacancy_id: str) -> list[str]:
         """Workers proposed for the vacancy now, best score first."""

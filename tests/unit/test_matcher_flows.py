@@ -10,6 +10,7 @@ from schemas.events import agreements as ag
 from schemas.events import employers as em
 from schemas.events import matches as mv
 from schemas.events import placements as pl
+from schemas.events import triggers as tr
 from schemas.events import vacancies as va
 from schemas.events import workers as wk
 from schemas.events.matches import match_id
@@ -105,8 +106,11 @@ def test_approval_fills_the_vacancy_and_withdraws_the_rest(m):
     rows = m.matches()
     assert rows[match_id("w2", "v1")]["status"] == "approved"
     assert {rows[match_id(w, "v1")]["reason"] for w in ("w0", "w1")} == {"vacancy_filled"}
+    # approving a proposal the filled vacancy withdrew: refused, and why
     again = review(m, "w1", "v1")
-    assert [d.event.reason for d in again] == ["not_pending"]
+    assert [(type(d.event).__name__, d.event.reason) for d in again] == [
+        ("MatchApprovalRefused", "positions_filled")]
+    assert m.matches()[match_id("w1", "v1")]["status"] == "withdrawn"
 
 
 def test_positions_and_quota_refuse_approvals(m):
@@ -204,17 +208,306 @@ def test_a_worker_open_to_anywhere_reaches_destinations_added_later(m):
     assert [(e.worker_id, e.destination_country) for e in proposed] == [("anywhere", "KR")]
 
 
+def reviewed(worker, vacancy, decision, reason=None):
+    return mv.MatchReviewed(match_id=match_id(worker, vacancy), vacancy_id=vacancy,
+                            worker_id=worker, market="DE-6111", decision=decision,
+                            reason=reason, reviewed_by="u-rec")
+
+
+def responded(worker, vacancy, decision):
+    return mv.MatchResponded(match_id=match_id(worker, vacancy), vacancy_id=vacancy,
+                             worker_id=worker, market="DE-6111", decision=decision)
+
+
 def test_every_handler_converges_when_an_event_comes_twice(m):
     """Redelivery without the stage's deduplication: the second delivery of each
     event changes nothing and publishes nothing new (the handlers compute the state
-    to reach, they do not count)."""
-    events = [wk.WorkerRegistered(**profile(f"w{i}", years=i + 1)) for i in range(4)]
+    to reach, they do not count; a decision already taken is not taken again)."""
+    events = [wk.WorkerRegistered(**profile(f"w{i}", years=i + 1)) for i in range(5)]
     events += [posting("v1", positions=2), posting("v2", employer="e2")]
+    events += [
+        reviewed("w2", "v1", "reject", "no licence"),
+        reviewed("w4", "v1", "approve"), reviewed("w3", "v1", "approve"),
+        responded("w4", "v1", "accept"), responded("w3", "v1", "decline"),
+        pl.PlacementReturned(
+            placement_id="p1", match_id=match_id("w4", "v1"), worker_id="w4",
+            employer_id="e1", agreement_id="am-de", return_id="r1",
+            return_date=date(2027, 10, 1), expected_return_date=date(2027, 10, 1),
+            on_time=True, early=False, reentry_from=date(2028, 1, 1)),
+        tr.TriggerFired(trigger_id="t1", worker_id="w4", placement_id="p1",
+                        kind=tr.TriggerKind.REENTRY_ELIGIBLE, cause="r1",
+                        reason="cooldown over", due_date=date(2028, 1, 31)),
+    ]
     for n, event in enumerate(events):
         m.send(event, event_id=f"ev-{n}")
-    review(m, "w3", "v1")
-    respond(m, "w3", "v1")
-    state = dict(m.matches())
+    state, quota, filled = dict(m.matches()), m.quota(), m.positions_filled()
+    assert state[match_id("w4", "v1")]["status"] == "accepted"
+    assert state[match_id("w3", "v1")]["status"] == "declined"
+    assert state[match_id("w2", "v1")]["status"] == "rejected"
+    assert quota[("am-de", "6111", 2027)] == (1, 10) and filled["v1"] == 1
+    approvals = len(m.events(mv.MatchApproved))
     for n, event in enumerate(events):
         assert m.send(event, event_id=f"ev-{n}") == [], event.type
+    # and the decisions once more under new ids (a double click, a resent form)
+    for event in events[7:12]:
+        assert m.send(event) == [], event.type
     assert m.matches() == state
+    assert (m.quota(), m.positions_filled()) == (quota, filled)
+    assert len(m.events(mv.MatchApproved)) == approvals
+
+
+# --- refills (SPEC 3.4: "refills as matches are rejected, declined or withdrawn") -------
+
+def test_a_decline_refills_from_the_next_best(m):
+    add_workers(m, 7)
+    m.send(posting("v1", positions=1))
+    assert m.live("v1") == ["w6", "w5", "w4", "w3", "w2"]
+    review(m, "w6", "v1")
+    assert m.live("v1") == []  # filled: the others were withdrawn
+    out = respond(m, "w6", "v1", "decline")
+    assert m.matches()[match_id("w6", "v1")]["status"] == "declined"
+    assert m.live("v1") == ["w5", "w4", "w3", "w2", "w1"]  # the decliner is not asked again
+    filled = [d.event.positions_filled for d in out
+              if isinstance(d.event, va.VacancyPositionsChanged)]
+    assert filled == [0]
+
+
+def kr_market(m):
+    m.send(ag.AgreementRecorded(**{**AGREEMENT, "agreement_id": "am-kr",
+                                   "destination_country": "KR",
+                                   "occupations": [{"isco_code": "6111", "annual_quota": 5,
+                                                    "min_monthly_wage": {
+                                                        "amount": "2000000",
+                                                        "currency": "KRW"}}]}))
+    m.send(em.EmployerRegistered(employer_id="k1", country="KR"))
+    m.send(em.EmployerVerified(employer_id="k1"))
+
+
+def kr_posting(vacancy_id):
+    return va.VacancyPosted(**{**posting(vacancy_id).model_dump(), "employer_id": "k1",
+                               "destination_country": "KR",
+                               "monthly_wage": {"amount": "2500000", "currency": "KRW"}})
+
+
+def accept_in_korea(m, worker):
+    kr_market(m)
+    m.send(kr_posting("kr1"))
+    m.send(mv.MatchReviewed(match_id=match_id(worker, "kr1"), vacancy_id="kr1",
+                            worker_id=worker, market="KR-6111", decision="approve",
+                            reviewed_by="u-rec"))
+    m.send(mv.MatchResponded(match_id=match_id(worker, "kr1"), vacancy_id="kr1",
+                             worker_id=worker, market="KR-6111", decision="accept"))
+
+
+@pytest.mark.parametrize(("cause", "reason"), [
+    (lambda m: m.send(wk.WorkerProfileUpdated(**profile("w5", years=6,
+                                                        preferred_destinations=["KR"]))),
+     "worker_no_longer_eligible"),
+    (lambda m: m.send(wk.WorkerProfileUpdated(**profile("w5", years=6,
+                                                        consent_matching=False))),
+     "consent_withdrawn"),
+    (lambda m: m.send(wk.WorkerErased(worker_id="w5")), "worker_erased"),
+    (lambda m: accept_in_korea(m, "w5"), "worker_accepted_other"),
+])
+def test_a_withdrawal_refills_from_the_next_best(m, cause, reason):
+    add_workers(m, 6, preferred_destinations=["DE", "KR"])
+    m.send(posting("v1"))
+    assert m.live("v1") == ["w5", "w4", "w3", "w2", "w1"]
+    cause(m)
+    row = m.matches()[match_id("w5", "v1")]
+    assert (row["status"], row["reason"]) == ("withdrawn", reason)
+    assert m.live("v1") == ["w4", "w3", "w2", "w1", "w0"]
+
+
+# --- quota shared by the vacancies of one agreement, occupation and year ------------------
+
+def one_unit_of_quota(m):
+    m.send(ag.AgreementRecorded(**{**AGREEMENT, "occupations": [
+        {"isco_code": "6111", "annual_quota": 1,
+         "min_monthly_wage": {"amount": "1800", "currency": "EUR"}}]}))
+
+
+def quota_used(m, year=2027):
+    return m.quota()[("am-de", "6111", year)][0]
+
+
+def test_unreviewed_proposals_go_when_the_quota_is_used_up(m):
+    one_unit_of_quota(m)
+    add_workers(m, 4)
+    m.send(posting("v1", positions=2))
+    m.send(posting("v2", employer="e2", positions=2))
+    m.send(posting("next-year", employer="e2", start=date(2028, 4, 1)))
+    assert m.live("v2") == ["w3", "w2", "w1", "w0"]
+    review(m, "w3", "v1")
+    assert quota_used(m) == 1
+    rows = m.matches()
+    # no one else can be approved under the 2027 quota: recruiters are not asked to
+    for w in ("w2", "w1", "w0"):
+        for v in ("v1", "v2"):
+            assert (rows[match_id(w, v)]["status"], rows[match_id(w, v)]["reason"]) == (
+                "withdrawn", "vacancy_filled")
+    assert rows[match_id("w3", "v2")]["status"] == "withdrawn"
+    assert m.live("next-year") == ["w3", "w2", "w1", "w0"]  # another year, another quota
+    # a late approval of one of them is refused with the reason
+    out = review(m, "w2", "v2")
+    assert [(type(d.event).__name__, d.event.reason) for d in out] == [
+        ("MatchApprovalRefused", "quota_exhausted")]
+
+
+@pytest.mark.parametrize(("release", "status", "refilled"), [
+    (lambda m: respond(m, "w3", "v1", "decline"), "declined", ["w3", "w2", "w1", "w0"]),
+    (lambda m: m.send(wk.WorkerErased(worker_id="w3")), "withdrawn", ["w2", "w1", "w0"]),
+    (lambda m: m.send(va.VacancyClosed(vacancy_id="v1", employer_id="e1")), "withdrawn",
+     ["w3", "w2", "w1", "w0"]),
+    (lambda m: m.send(em.EmployerSuspended(employer_id="e1")), "withdrawn",
+     ["w3", "w2", "w1", "w0"]),
+])
+def test_a_released_unit_of_quota_refills_every_vacancy_of_that_quota(m, release, status,
+                                                                      refilled):
+    one_unit_of_quota(m)
+    add_workers(m, 4)
+    m.send(posting("v1", positions=2))
+    m.send(posting("v2", employer="e2", positions=2))
+    review(m, "w3", "v1")
+    assert m.live("v2") == [] and quota_used(m) == 1
+    out = release(m)
+    assert m.matches()[match_id("w3", "v1")]["status"] == status
+    assert quota_used(m) == 0
+    assert m.live("v2") == refilled
+    assert {d.event.worker_id for d in out if isinstance(d.event, mv.MatchProposed)
+            and d.event.vacancy_id == "v2"} == set(refilled)  # in the same step
+
+
+def test_a_vacancy_posted_while_the_quota_is_used_up_fills_once_a_unit_is_free(m):
+    one_unit_of_quota(m)
+    add_workers(m, 3)
+    m.send(posting("v1"))
+    review(m, "w2", "v1")
+    m.send(posting("v2", employer="e2"))
+    assert m.live("v2") == []
+    respond(m, "w2", "v1", "decline")
+    assert m.live("v2") == ["w2", "w1", "w0"]
+
+
+# --- decisions that come twice --------------------------------------------------------
+
+def test_a_repeated_approval_changes_nothing(m):
+    add_workers(m, 3)
+    m.send(posting("v1", positions=2))
+    first = review(m, "w2", "v1")
+    assert [type(d.event).__name__ for d in first][:3] == [
+        "MatchApproved", "VacancyPositionsChanged", "QuotaUsageChanged"]
+    state, quota = dict(m.matches()), m.quota()
+    # a double click: the same decision under a new event id
+    assert review(m, "w2", "v1") == []
+    respond(m, "w2", "v1")
+    assert review(m, "w2", "v1") == []  # still nothing once the worker accepted
+    assert m.quota() == quota and quota_used(m) == 1
+    assert m.positions_filled() == {"v1": 1}
+    assert len(m.events(mv.MatchApproved)) == 1
+    assert m.matches()[match_id("w2", "v1")]["status"] == "accepted"
+    assert {k: v for k, v in m.matches().items() if k != match_id("w2", "v1")} == {
+        k: v for k, v in state.items() if k != match_id("w2", "v1")}
+    # a different decision on a decided match is still refused
+    out = review(m, "w2", "v1", "reject", "changed my mind")
+    assert [(type(d.event).__name__, d.event.reason) for d in out] == [
+        ("MatchApprovalRefused", "not_pending")]
+
+
+def test_a_repeated_rejection_or_answer_changes_nothing(m):
+    add_workers(m, 3)
+    m.send(posting("v1"))
+    review(m, "w2", "v1", "reject", "no licence")
+    assert review(m, "w2", "v1", "reject", "no licence") == []
+    review(m, "w1", "v1")
+    respond(m, "w1", "v1", "decline")
+    assert respond(m, "w1", "v1", "decline") == []
+    review(m, "w0", "v1")
+    respond(m, "w0", "v1")
+    assert respond(m, "w0", "v1") == []
+    assert [d.event.match_id for d in m.published if isinstance(
+        d.event, mv.MatchAcceptanceRefused | mv.MatchApprovalRefused)] == []
+    # the worker router reserved nothing for the repeat: after the return, the worker
+    # may accept a new offer
+    m.send(pl.PlacementReturned(
+        placement_id="p1", match_id=match_id("w0", "v1"), worker_id="w0", employer_id="e1",
+        agreement_id="am-de", return_id="r1", return_date=date(2027, 10, 1),
+        expected_return_date=date(2027, 10, 1), on_time=True, early=False,
+        reentry_from=date(2028, 1, 1)))
+    m.send(posting("v2", start=date(2028, 2, 1)))
+    review(m, "w0", "v2")
+    out = respond(m, "w0", "v2")
+    assert [type(d.event).__name__ for d in out] == ["MatchAccepted"]
+
+
+def test_an_acceptance_delivered_again_after_the_return_leaves_the_worker_free(m):
+    add_workers(m, 1)
+    m.send(posting("v1"))
+    review(m, "w0", "v1")
+    accepted = next(d for d in respond(m, "w0", "v1") if isinstance(d.event, mv.MatchAccepted))
+    m.send(pl.PlacementReturned(
+        placement_id="p1", match_id=match_id("w0", "v1"), worker_id="w0", employer_id="e1",
+        agreement_id="am-de", return_id="r1", return_date=date(2027, 10, 1),
+        expected_return_date=date(2027, 10, 1), on_time=True, early=False,
+        reentry_from=date(2028, 1, 1)))
+    assert m.read_again(accepted) == []  # e.g. read again after a crash
+    m.send(posting("v2", start=date(2028, 2, 1)))
+    assert m.live("v2") == ["w0"]
+
+
+# --- returns: cooldown and re-entry --------------------------------------------------------
+
+def test_a_returnee_is_offered_open_vacancies_only_from_the_end_of_its_cooldown(m):
+    add_workers(m, 1, skills=("tractor", "pruning"))
+    m.send(posting("v0", start=date(2027, 1, 10)))
+    review(m, "w0", "v0")
+    respond(m, "w0", "v0")
+    # open while the worker is abroad: not offered to a busy worker
+    m.send(posting("early", employer="e2", start=date(2027, 9, 30)))
+    m.send(posting("on-the-day", employer="e2", start=date(2027, 10, 1)))
+    assert m.live("early") == [] and m.live("on-the-day") == []
+    out = m.send(pl.PlacementReturned(
+        placement_id="p1", match_id=match_id("w0", "v0"), worker_id="w0", employer_id="e1",
+        agreement_id="am-de", return_id="r1", return_date=date(2027, 7, 1),
+        expected_return_date=date(2027, 7, 10), on_time=True, early=False,
+        reentry_from=date(2027, 10, 1)))  # R + 3 months
+    assert [(d.event.vacancy_id, d.event.worker_id) for d in out] == [("on-the-day", "w0")]
+    # the tracker's trigger when the cooldown ends: the worker is looked at again, and
+    # nothing changes (the rule is about start dates, known since the return)
+    trigger = tr.TriggerFired(
+        trigger_id="t1", worker_id="w0", placement_id="p1",
+        kind=tr.TriggerKind.REENTRY_ELIGIBLE, cause="r1", reason="cooldown over",
+        due_date=date(2027, 10, 31))
+    assert m.send(trigger) == []
+    assert m.live("early") == [] and m.live("on-the-day") == ["w0"]
+    # a vacancy opened later, starting after the cooldown, is offered at once
+    m.send(posting("later", employer="e2", start=date(2027, 11, 1)))
+    assert m.live("later") == ["w0"]
+
+
+def test_the_reentry_trigger_sends_the_worker_to_its_markets_again(m):
+    """The trigger makes the worker router re-send the worker to every market it
+    belongs to, even when nothing about it changed."""
+    add_workers(m, 1)
+    m.send(pl.PlacementReturned(
+        placement_id="p1", match_id="m-old", worker_id="w0", employer_id="e1",
+        agreement_id="am-de", return_id="r1", return_date=date(2027, 1, 1),
+        expected_return_date=date(2027, 1, 1), on_time=True, early=False,
+        reentry_from=date(2027, 4, 1)))
+    router = m.stages["workers"]
+    fired = dict(trigger_id="t1", worker_id="w0", placement_id="p1", cause="r1",
+                 reason="x", due_date=date(2027, 5, 1))
+    sent = router.feed(tr.TriggerFired(kind=tr.TriggerKind.REENTRY_ELIGIBLE, **fired))
+    assert [(o.event.worker_id, o.event.markets) for o in sent] == [("w0", ["DE-6111"])]
+    assert router.feed(tr.TriggerFired(kind=tr.TriggerKind.WELFARE_CHECK, **fired)) == []
+
+
+def test_an_acceptance_in_another_market_withdraws_the_proposal_here(m):
+    add_workers(m, 1, preferred_destinations=["DE", "KR"])
+    m.send(posting("v1"))
+    assert m.live("v1") == ["w0"]
+    accept_in_korea(m, "w0")
+    rows = m.matches()
+    assert rows[match_id("w0", "kr1")]["status"] == "accepted"
+    assert (rows[match_id("w0", "v1")]["status"], rows[match_id("w0", "v1")]["reason"]) == (
+        "withdrawn", "worker_accepted_other")
