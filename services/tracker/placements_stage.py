@@ -6,12 +6,21 @@ only what fell due instead of scanning every placement.
 State keys: ``acc:<match>`` (terms of an accepted match not departed yet; deleted
 when its placement starts), ``dep:<match>`` (a departure that came before its
 acceptance), ``pl:<placement>`` (the placement, with ``due``: the next date it needs a
-tick), ``open:<worker>`` (the worker's placement still abroad), ``today:<partition>``,
+tick), ``open:<worker>`` (the worker's placements in the order they started: a return
+naming no match closes the latest if it is still abroad), ``today:<partition>``,
 ``ret:<return>`` (how a return registration was settled, so the same registration
 again changes nothing).
 
 A placement's record outlives its acceptance: a departure or an acceptance delivered
 again finds ``pl:`` and changes nothing, so ``acc:`` need not be kept.
+
+A crash may keep any prefix of a batch's state writes (the stage writes each key once,
+in the order the batch first wrote it) and then hands the whole batch over again. So
+each record writes the key that says "done" (``pl:`` for a start, ``ret:`` after
+``pl:`` for a return) after the keys it guards, and a placement closed by a return
+remembers that return's id. ``today:`` is written once per batch, after everything
+else (``after_batch``): a crash that kept it kept all the batch did, so a departure
+handled again never catches up to a tick that came after it.
 """
 
 from __future__ import annotations
@@ -91,6 +100,9 @@ class PlacementShard:
         self.placements_topic = placements_topic
         self.triggers_topic = triggers_topic
         self.due = DueIndex()
+        #: per partition, the latest tick of the batch under way (``today:`` waits
+        #: for the end of the batch)
+        self.batch_today: dict[int, date] = {}
 
     @property
     def indexes(self) -> tuple[DueIndex, ...]:
@@ -102,6 +114,7 @@ class PlacementShard:
         if isinstance(event, mv.MatchAccepted):
             placement_id = pe.placement_id(event.match_id)
             if tx.get(PL + placement_id) is not None:
+                self._forget(tx, event.match_id)
                 return  # the acceptance again, after its placement started
             terms = Terms(match_id=event.match_id, worker_id=event.worker_id,
                           vacancy_id=event.vacancy_id, employer_id=event.employer_id,
@@ -114,22 +127,17 @@ class PlacementShard:
             if pending is None:
                 tx.set(ACC + event.match_id, {"p": p, **records.dump_terms(terms)})
                 return
-            tx.delete(DEP + event.match_id)
             yield from self._start(tx, placement_id, terms, date.fromisoformat(pending["date"]),
                                    p)
         elif isinstance(event, pe.DepartureRecorded):
             placement_id = pe.placement_id(event.match_id)
             if tx.get(PL + placement_id) is not None:
-                # departed already: the same departure again changes nothing (and
-                # forgets the terms a tracker of an earlier version kept)
-                if tx.get(ACC + event.match_id) is not None:
-                    tx.delete(ACC + event.match_id)
-                return
+                self._forget(tx, event.match_id)
+                return  # departed already: the same departure again changes nothing
             accepted = tx.get(ACC + event.match_id)
             if accepted is None:  # the acceptance has not reached us yet
                 tx.set(DEP + event.match_id, {"p": p, "date": event.departure_date.isoformat()})
                 return
-            tx.delete(ACC + event.match_id)  # the placement keeps the terms
             terms = Terms(**{k: v for k, v in accepted.items() if k != "p"})
             yield from self._start(tx, placement_id, terms, event.departure_date, p)
         elif isinstance(event, pe.ReturnRegistered):
@@ -137,9 +145,27 @@ class PlacementShard:
         elif isinstance(event, ClockTicked):
             yield from self._on_tick(tx, event.date, p)
 
+    @staticmethod
+    def _forget(tx: StateTx, match_id: str) -> None:
+        """The acceptance's terms and a waiting departure, once the placement holds
+        them (also what a crash, or a tracker of an earlier version, left behind)."""
+        for key in (ACC + match_id, DEP + match_id):
+            if tx.get(key) is not None:
+                tx.delete(key)
+
     def _today(self, tx: StateTx, partition: int) -> date | None:
+        pending = self.batch_today.get(partition)
+        if pending is not None:
+            return pending
         seen = tx.get(f"{TODAY}{partition}")
         return date.fromisoformat(seen) if seen else None
+
+    def after_batch(self, tx: StateTx, ctx: Context) -> Iterator[Output]:
+        """Store the batch's latest tick, as the batch's last write."""
+        day = self.batch_today.pop(ctx.partition, None)
+        if day is not None:
+            tx.set(f"{TODAY}{ctx.partition}", day.isoformat())
+        yield from ()
 
     def _save(self, tx: StateTx, placement: Placement, partition: int) -> date | None:
         """Store the placement with the next date it needs a tick, and return that date."""
@@ -152,8 +178,11 @@ class PlacementShard:
                partition: int) -> Iterator[Output]:
         """Start the placement (the caller found none under ``placement_id``)."""
         placement = depart(placement_id, terms, departure)
-        due = self._save(tx, placement, partition)
-        tx.set(OPEN + terms.worker_id, placement_id)
+        started = self._started(tx, terms.worker_id)
+        if placement_id not in started:
+            tx.set(OPEN + terms.worker_id, [*started, placement_id])
+        due = self._save(tx, placement, partition)  # from here on, started
+        self._forget(tx, terms.match_id)
         yield Output(self.placements_topic, pe.PlacementStarted(
             placement_id=placement_id, match_id=terms.match_id, worker_id=terms.worker_id,
             vacancy_id=terms.vacancy_id, employer_id=terms.employer_id,
@@ -172,27 +201,56 @@ class PlacementShard:
         if today is not None and due <= today:
             yield from self._tick_one(tx, placement, today, partition)
 
+    @staticmethod
+    def _started(tx: StateTx, worker_id: str) -> list[str]:
+        """The worker's placements in the order they started."""
+        value = tx.get(OPEN + worker_id)
+        if value is None:
+            return []
+        return [value] if isinstance(value, str) else list(value)  # str: stored before
+
+    def _returning(self, tx: StateTx, event: pe.ReturnRegistered
+                   ) -> tuple[str, Placement] | None:
+        """The placement a return registration is for: the one of its match, else the
+        worker's latest, or the one this very registration closed already (a crash may
+        have kept the worker's list and that placement, but not the later ones)."""
+        if event.match_id:
+            found = [pe.placement_id(event.match_id)]
+        else:
+            found = self._started(tx, event.worker_id)[::-1]
+        latest = None
+        for placement_id in found:
+            record = tx.get(PL + placement_id)
+            if record is None:
+                continue
+            if record.get("return_id") == event.return_id:
+                return placement_id, records.load(record)
+            if latest is None:
+                latest = placement_id, record
+        return (latest[0], records.load(latest[1])) if latest else None
+
     def _on_return(self, tx: StateTx, event: pe.ReturnRegistered, partition: int
                    ) -> Iterator[Output]:
         if tx.get(RET + event.return_id) is not None:
             return  # this registration was settled already
-        placement_id = (pe.placement_id(event.match_id) if event.match_id
-                        else tx.get(OPEN + event.worker_id))
-        record = tx.get(PL + placement_id) if placement_id else None
-        if record is None or record["terms"]["worker_id"] != event.worker_id:
+        found = self._returning(tx, event)
+        if found is not None and found[1].return_id == event.return_id:
+            # this registration closed it, but a crash kept the placement's write only
+            tx.set(RET + event.return_id, {"p": partition, "settled": found[0]})
+            return
+        if (found is None or found[1].terms.worker_id != event.worker_id
+                or (not event.match_id and not found[1].abroad)):  # the latest is closed
             yield from self._unmatched(tx, event, partition, "no open placement of this worker"
                                        + (" for that match" if event.match_id else ""))
             return
-        before = records.load(record)
+        placement_id, before = found
         try:
-            placement = register_return(before, event.return_date)
+            placement = register_return(before, event.return_date, event.return_id)
         except ReturnRefused as refused:
             yield from self._unmatched(tx, event, partition, refused.reason)
             return
-        tx.set(RET + event.return_id, {"p": partition, "settled": placement_id})
         due = self._save(tx, placement, partition)
-        if tx.get(OPEN + event.worker_id) == placement_id:
-            tx.delete(OPEN + event.worker_id)
+        tx.set(RET + event.return_id, {"p": partition, "settled": placement_id})
         terms = placement.terms
         assert placement.return_timing is not None and placement.reentry_from is not None
         yield Output(self.placements_topic, pe.PlacementReturned(
@@ -222,12 +280,13 @@ class PlacementShard:
             yield self._fire(event.worker_id, None, spec)
 
     def _on_tick(self, tx: StateTx, day: date, partition: int) -> Iterator[Output]:
-        today = self._today(tx, partition)
-        if today is not None and day <= today:
-            return  # the clock never goes backwards
-        tx.set(f"{TODAY}{partition}", day.isoformat())
+        # what fell due by this tick's day; when the tick is not later than today, that
+        # is nothing, unless a crash kept ``today:`` but not the placements of a tick
         for key in self.due.due(partition, day):
             yield from self._tick_one(tx, records.load(tx.get(key)), day, partition)
+        today = self._today(tx, partition)
+        if today is None or day > today:  # the clock never goes backwards
+            self.batch_today[partition] = day
 
     def _tick_one(self, tx: StateTx, before: Placement, today: date, partition: int
                   ) -> Iterator[Output]:

@@ -37,6 +37,7 @@ def dump(p: Placement) -> dict[str, Any]:
         "expected_return_date": p.expected_return_date.isoformat(),
         "status": p.status.value,
         "return_date": _iso(p.return_date),
+        "return_id": p.return_id,
         "return_timing": p.return_timing.value if p.return_timing else None,
         "reentry_from": _iso(p.reentry_from),
         "overdue_since": _iso(p.overdue_since),
@@ -55,6 +56,7 @@ def load(data: dict[str, Any]) -> Placement:
         expected_return_date=date.fromisoformat(data["expected_return_date"]),
         status=PlacementStatus(data["status"]),
         return_date=_day(data["return_date"]),
+        return_id=data.get("return_id"),  # not in records stored before it was kept
         return_timing=Timing(timing) if timing else None,
         reentry_from=_day(data["reentry_from"]),
         overdue_since=_day(data["overdue_since"]),

@@ -38,7 +38,8 @@ class TrackerHarness:
     def __init__(self) -> None:
         self.shard = PlacementShard(t.PLACEMENTS.name, t.TRIGGERS.name)
         self.clock = StageHarness(ClockStage(t.TRACKER_TICKS.name, 1).handle)
-        self.placements = StageHarness(self.shard.handle, self.shard.indexes)
+        self.placements = StageHarness(self.shard.handle, self.shard.indexes,
+                                       after_batch=self.shard.after_batch)
         self.published: list[Decoded] = []
 
     def send(self, event: Event, *, event_id: str | None = None) -> list[Decoded]:
@@ -119,6 +120,7 @@ def bench_handler(events: list[Event], ticks: list[Event], batch: int = 500
                 child = tx.child()
                 outputs += len(list(shard.handle(child, decoded, Context("t", 0, 0, 6))))
                 tx.merge(child)
+            outputs += len(list(shard.after_batch(tx, Context("t", 0, -1, 6))))
             for key, value in tx.staged().items():
                 if value is None:
                     table.pop(key, None)
@@ -185,7 +187,8 @@ def bench_stage(events: list[Event], ticks: list[Event], batch: int = 500
     app = _App()
     stage = Stage(app=app, name="placements", source="/circular/tracker",  # type: ignore[arg-type]
                   topics=("movements",), handler=shard.handle,
-                  table=_Table(), indexes=shard.indexes)  # type: ignore[arg-type]
+                  table=_Table(), indexes=shard.indexes,  # type: ignore[arg-type]
+                  after_batch=shard.after_batch)
     result: dict[str, float] = {}
 
     def records(items: list[Event]) -> list[_Event]:

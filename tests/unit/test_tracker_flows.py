@@ -236,3 +236,25 @@ def test_terms_kept_by_an_earlier_tracker_go_when_the_departure_comes_again(tr):
     tr.placements.table["acc:m-1"] = kept  # as the tracker before this change left it
     assert tr.send(departed()) == []
     assert no_terms_left(tr)
+
+
+def test_a_return_naming_no_match_closes_the_workers_latest_placement(tr):
+    tr.send(accepted())
+    tr.send(departed())
+    assert tr.kinds(tr.send(returned(date(2027, 9, 20))))[0] == "placement.returned"
+    tr.send(accepted(match="m-2"))
+    tr.send(departed(match="m-2", day=date(2028, 1, 10)))
+    out = tr.send(returned(date(2028, 6, 20), return_id="r2"))
+    assert (out[0].event.type, out[0].event.placement_id) == (
+        "circular.placement.returned", placement_id("m-2"))
+    out = tr.send(returned(date(2028, 6, 21), return_id="r3"))
+    assert tr.kinds(out) == ["return.unmatched", "trigger:counselling_referral"]
+    assert out[0].event.reason == "no open placement of this worker"
+
+
+def test_the_open_placement_as_an_earlier_tracker_stored_it(tr):
+    tr.send(accepted())
+    tr.send(departed())
+    tr.placements.table["open:w1"] = P  # one id, not a list
+    out = tr.send(returned(date(2027, 9, 20)))
+    assert (out[0].event.type, out[0].event.placement_id) == ("circular.placement.returned", P)

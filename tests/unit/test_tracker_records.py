@@ -39,7 +39,7 @@ def placements(draw):
         if step == "tick":
             p, _ = on_tick(p, later)
         elif p.abroad:
-            p = register_return(p, later)
+            p = register_return(p, later, draw(st.none() | st.just("r-1")))
     return p
 
 
@@ -61,6 +61,8 @@ def test_a_stored_placement_reads_back_the_same_and_in_the_same_format(p):
     assert set(stored) == {f.name for f in fields(Placement)}
     assert set(stored["terms"]) == {f.name for f in fields(Terms)}
     assert records.load(stored) == p
+    older = {k: v for k, v in stored.items() if k != "return_id"}  # before it was kept
+    assert records.load(older) == Placement(**{**p.__dict__, "return_id": None})
 
 
 @given(placements())

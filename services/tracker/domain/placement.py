@@ -42,6 +42,7 @@ class Placement:
     expected_return_date: date
     status: PlacementStatus = PlacementStatus.ABROAD
     return_date: date | None = None
+    return_id: str | None = None  # the registration that closed it
     return_timing: Timing | None = None
     reentry_from: date | None = None
     overdue_since: date | None = None
@@ -73,7 +74,8 @@ def depart(placement_id: str, terms: Terms, departure: date) -> Placement:
                      dates.expected_return(departure, terms.contract_months))
 
 
-def register_return(p: Placement, returned: date) -> Placement:
+def register_return(p: Placement, returned: date, return_id: str | None = None
+                    ) -> Placement:
     if not p.abroad:
         raise ReturnRefused(f"placement returned already on {p.return_date}")
     if returned < p.departure_date:
@@ -81,7 +83,7 @@ def register_return(p: Placement, returned: date) -> Placement:
                             f"({p.departure_date.isoformat()})")
     timing = dates.timing(returned, p.expected_return_date, p.terms.return_grace_days)
     return replace(p, status=PlacementStatus.RETURNED, return_date=returned,
-                   return_timing=timing,
+                   return_id=return_id, return_timing=timing,
                    reentry_from=dates.reentry_from(returned, p.terms.reentry_cooldown_months))
 
 
