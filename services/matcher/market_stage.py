@@ -1,8 +1,9 @@
 """Market shard, keyed by labour market (destination + occupation): the open vacancies,
 the workers, the matches and the quota of one market live together, so every
 matching decision is local. It proposes the best eligible workers, refills and
-displaces, withdraws what is no longer possible, and answers reviews and
-acceptances as the authority on quota and positions (SPEC 3.3-3.5).
+displaces, withdraws what is no longer possible, re-scores a live proposal when its
+worker changes, and answers reviews and acceptances as the authority on quota and
+positions (SPEC 3.3-3.5).
 
 State keys: ``vac:<vacancy>``, ``wrk:<market>:<worker>`` (the worker as the market
 knows it, as JSON text), ``m:<match>``,
@@ -279,8 +280,7 @@ class MarketShard:
             "destination_country": view.destination_country, "isco_code": view.isco_code,
             "quota": list(view.quota_key), "status": MatchStatus.PROPOSED.value,
             "score": scored.score, "rev": (previous["rev"] if previous else 0) + 1,
-            "reasons": [{"code": r.code, "text": r.text, "weight": r.weight}
-                        for r in scored.reasons],
+            "reasons": _reasons(scored),
         }
         tx.set(MATCH + mid, record)
         yield self._out(record, mv.MatchProposed, score=scored.score,
@@ -429,6 +429,13 @@ class MarketShard:
             if reason is not None:
                 yield from self._settle(tx, mkey, MatchStatus.WITHDRAWN, reason=reason)
                 dirty[view.vacancy_id] = view
+            elif worker is not None and match["status"] == MatchStatus.PROPOSED:
+                # still eligible: what recruiters read follows the worker (skills,
+                # experience, an on-time return), and the ranking with it
+                fresh = score(worker, view)
+                if (fresh.score, _reasons(fresh)) != (match["score"], match["reasons"]):
+                    yield from self._propose(tx, view, fresh)
+                    dirty[view.vacancy_id] = view
         if worker is not None and not worker.busy:
             yield from self._offer(tx, market, worker, dirty)
         for view in dirty.values():
@@ -454,6 +461,10 @@ class MarketShard:
                     if m["status"] == MatchStatus.PROPOSED}
             yield from self._apply_plan(tx, view, live, [score(worker, view)],
                                         capacity(view.positions, taken))
+
+
+def _reasons(scored: Scored) -> list[dict[str, Any]]:
+    return [{"code": r.code, "text": r.text, "weight": r.weight} for r in scored.reasons]
 
 
 def _withdrawal_reason(event: MarketWorker, worker: WorkerView | None,

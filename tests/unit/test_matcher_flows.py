@@ -511,3 +511,20 @@ def test_an_acceptance_in_another_market_withdraws_the_proposal_here(m):
     assert rows[match_id("w0", "kr1")]["status"] == "accepted"
     assert (rows[match_id("w0", "v1")]["status"], rows[match_id("w0", "v1")]["reason"]) == (
         "withdrawn", "worker_accepted_other")
+
+
+def test_a_live_proposal_follows_its_workers_profile(m):
+    add_workers(m, 6)
+    m.send(posting("v1"))
+    assert m.live("v1") == ["w5", "w4", "w3", "w2", "w1"]
+    before = m.matches()[match_id("w1", "v1")]["score"]
+    out = m.send(wk.WorkerProfileUpdated(**profile("w1", years=2, skills=("tractor", "pruning"))))
+    rescored = [d.event for d in out if isinstance(d.event, mv.MatchProposed)]
+    assert [(e.worker_id, e.reasons[0].text) for e in rescored] == [
+        ("w1", "has 2 of 2 required skills")]
+    assert rescored[0].score > before
+    assert m.live("v1")[0] == "w1"
+    # and one who loses skills and experience gives way to the best worker waiting
+    m.send(wk.WorkerProfileUpdated(**profile("w5", years=1, skills=())))
+    assert m.live("v1") == ["w1", "w4", "w3", "w2", "w0"]
+    assert m.matches()[match_id("w5", "v1")]["reason"] == "displaced"
