@@ -1,7 +1,11 @@
 """The whole matcher as a process on the real broker: proposals, reviews and
-acceptances through its topics, and its tables recovered after SIGKILL with no
-proposal lost and none doubled."""
+acceptances through its topics, and its tables recovered after SIGKILL in the middle
+of a stream with no proposal lost and none doubled, and an approval counted once
+across a kill."""
 
+import itertools
+import threading
+import time
 from datetime import date
 
 import pytest
@@ -18,7 +22,9 @@ from schemas.topics import (
     MATCH_RESPONSES,
     MATCH_REVIEWS,
     MATCHES,
+    QUOTA,
     VACANCIES,
+    VACANCY_STATUS,
     WORKERS,
 )
 from services.matcher.domain.candidates import naive_best
@@ -116,33 +122,138 @@ def test_proposals_reviews_and_acceptance_on_kafka(broker, topic_prefix, matcher
     pub.close()
 
 
+def proposals(records):
+    return [e for e in (r.decoded().event for r in records) if isinstance(e, mv.MatchProposed)]
+
+
 def test_no_proposal_is_lost_or_doubled_across_a_kill(broker, topic_prefix, matcher):
     pub = Publisher(broker.bootstrap)
     setup(pub, topic_prefix)
+    workers_topic = topic(topic_prefix, WORKERS)
+    matches_topic = topic(topic_prefix, MATCHES)
     for n in range(40):
         pub.event(topic(topic_prefix, VACANCIES), vacancy(n, "e1" if n % 2 else "e2"))
-    for n in range(300):
-        pub.event(topic(topic_prefix, WORKERS), worker(n))
-        if n == 150:
-            matcher.kill()
-            matcher.restart()
-    matches_topic = topic(topic_prefix, MATCHES)
-    read_until(broker.bootstrap, [matches_topic],
-               lambda r: sum(s == "proposed" for s in fold(r).values()) >= 200, timeout=120)
-    records = read_all(broker.bootstrap, [matches_topic], settle=3)
-    state = fold(records)
+    for n in range(20):
+        pub.event(workers_topic, worker(n))
+    read_until(broker.bootstrap, [matches_topic], lambda r: bool(proposals(r)), timeout=120)
+
+    # the rest of the roster streams in while the matcher works on it
+    feeder_pub = Publisher(broker.bootstrap)
+
+    def feed():
+        for n in range(20, 300):
+            feeder_pub.event(workers_topic, worker(n))
+            time.sleep(0.03)
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    # some proposals of workers that arrived after the start, then the kill mid-stream
+    seen = read_until(broker.bootstrap, [matches_topic], lambda r: any(
+        int(e.worker_id[1:]) >= 20 for e in proposals(r)), timeout=120)
+    still_arriving = feeder.is_alive()
+    matcher.kill()
+    assert still_arriving, "the roster was all in before the kill: not a kill mid-stream"
+    before_kill = {r.headers["ce_id"] for r in seen}
+    assert proposals(seen)
+    matcher.restart()
+    feeder.join(timeout=120)
+    assert not feeder.is_alive()
+    feeder_pub.close()
+
     # each vacancy ends with exactly its five best, as the rules rank them without faults
     roster = [WorkerView.of(f"w{n}", wk.WorkerProfile.model_validate(
         worker(n).model_dump(exclude={"worker_id"}))) for n in range(300)]
+    expected = {}
     for n in range(40):
         view = VacancyView.of(vacancy(n, "e1" if n % 2 else "e2"), AGREEMENT)
-        best = {s.worker_id for s in naive_best(roster, view, 5)}
-        live = {mid for mid, s in state.items() if s == "proposed"}
-        assert {match_id(w, f"v{n}") for w in best} == {
-            mid for mid in live if mid in {match_id(w.worker_id, f"v{n}") for w in roster}}
+        expected.update({match_id(s.worker_id, f"v{n}"): "proposed"
+                         for s in naive_best(roster, view, 5)})
+
+    def live(records):
+        return {mid: s for mid, s in fold(records).items() if s == "proposed"}
+
+    try:
+        read_until(broker.bootstrap, [matches_topic], lambda r: live(r) == expected,
+                   timeout=240)
+    except TimeoutError:
+        print(matcher.log()[-5000:])
+        raise
+    records = read_all(broker.bootstrap, [matches_topic], settle=4)
+    assert live(records) == expected
+    assert before_kill <= {r.headers["ce_id"] for r in records}  # nothing published is lost
     # a record published twice (after the kill) is the same event: same id, same content
     by_id = {}
     for r in records:
         by_id.setdefault(r.headers["ce_id"], set()).add(r.value)
     assert all(len(v) == 1 for v in by_id.values())
+    # and no proposal is made twice: per match, proposals and withdrawals alternate
+    history = {}
+    for r in records:
+        if by_id.pop(r.headers["ce_id"], None) is None:
+            continue  # the same event again
+        e = r.decoded().event
+        history.setdefault(e.match_id, []).append(type(e).__name__)
+    doubled = {mid: h for mid, h in history.items()
+               if any(a == b for a, b in itertools.pairwise(h))}
+    assert doubled == {}
+    assert all(h[0] == "MatchProposed" for h in history.values())
+    pub.close()
+
+
+def test_an_approval_is_counted_once_across_a_kill(broker, topic_prefix, matcher):
+    pub = Publisher(broker.bootstrap)
+    setup(pub, topic_prefix)
+    reviews = topic(topic_prefix, MATCH_REVIEWS)
+    matches_topic = topic(topic_prefix, MATCHES)
+    for n in range(4):
+        pub.event(topic(topic_prefix, WORKERS), worker(n))
+    pub.event(topic(topic_prefix, VACANCIES), va.VacancyPosted(**{
+        **vacancy(1).model_dump(), "positions": 2}))
+    read_until(broker.bootstrap, [matches_topic],
+               lambda r: sum(s == "proposed" for s in fold(r).values()) == 4, timeout=120)
+
+    def approve(worker_id, event_id=None):
+        return pub.event(reviews, mv.MatchReviewed(
+            match_id=match_id(worker_id, "v1"), vacancy_id="v1", worker_id=worker_id,
+            market="DE-6111", decision="approve", reviewed_by="u-rec"), event_id=event_id)
+
+    def counted(records):
+        """Quota used, positions filled and approvals as the gateway sees them: an
+        event published again after the kill (the same id) counts once."""
+        once = {}
+        for r in records:
+            once.setdefault(r.headers["ce_id"], r)
+        records = list(once.values())
+        events = [r.decoded().event for r in records]
+        used = [e.used for e in events if isinstance(e, mv.QuotaUsageChanged)]
+        filled = [e.positions_filled for e in events
+                  if isinstance(e, va.VacancyPositionsChanged) and e.vacancy_id == "v1"]
+        approved = {r.headers["ce_id"] for r, e in zip(records, events, strict=True)
+                    if isinstance(e, mv.MatchApproved)}
+        return used, filled, approved
+
+    status_topics = [matches_topic, topic(topic_prefix, QUOTA),
+                     topic(topic_prefix, VACANCY_STATUS)]
+    first = approve("w3")
+    read_until(broker.bootstrap, status_topics,
+               lambda r: counted(r)[0][-1:] == [1] and counted(r)[1] == [1]
+               and len(counted(r)[2]) == 1, timeout=60)
+    matcher.kill()
+    matcher.restart()
+    approve("w3", event_id=first)  # redelivered
+    approve("w3")  # and clicked again
+    marker = pub.event(reviews, mv.MatchReviewed(
+        match_id=match_id("w0", "v1"), vacancy_id="v1", worker_id="w0", market="DE-6111",
+        decision="reject", reason="marker", reviewed_by="u-rec"))
+    try:
+        read_until(broker.bootstrap, [matches_topic], lambda r: any(
+            x.headers.get("ce_causationid", b"").decode() == marker for x in r), timeout=180)
+    except TimeoutError:
+        print(matcher.log()[-5000:])
+        raise
+    used, filled, approved = counted(read_all(broker.bootstrap, status_topics, settle=3))
+    assert used[-1] == 1 and max(used) == 1
+    assert filled == [1]
+    assert len(approved) == 1
+    assert fold(read_all(broker.bootstrap, [matches_topic]))[match_id("w3", "v1")] == "approved"
     pub.close()
