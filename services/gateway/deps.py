@@ -33,27 +33,28 @@ SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def current_principal(request: Request,
-                      token: Annotated[str | None, Depends(oauth2)]) -> Principal:
+def current_principal(request: Request, token: Annotated[str | None, Depends(oauth2)],
+                      db_session: SessionDep) -> Principal:
+    """The caller, from a verified token whose account still exists (checked in the
+    request's own session: one database connection per request)."""
     if not token:
         raise Unauthorized("Sign in first: send a bearer token")
     try:
         principal = verify(token, request.app.state.signing_key)
     except TokenError:
         raise Unauthorized("The token is invalid or expired") from None
-    with request.app.state.sessions() as session:
-        if session.get(User, principal.user_id) is None:  # deleted, e.g. by erasure
-            raise Unauthorized("The account behind this token no longer exists")
+    if db_session.get(User, principal.user_id) is None:  # deleted, e.g. by erasure
+        raise Unauthorized("The account behind this token no longer exists")
     return principal
 
 
 CurrentUser = Annotated[Principal, Depends(current_principal)]
 
 
-def optional_principal(request: Request,
-                       token: Annotated[str | None, Depends(oauth2)]) -> Principal | None:
+def optional_principal(request: Request, token: Annotated[str | None, Depends(oauth2)],
+                       db_session: SessionDep) -> Principal | None:
     """The caller if a token was sent (a bad one is still 401), else None."""
-    return current_principal(request, token) if token else None
+    return current_principal(request, token, db_session) if token else None
 
 
 MaybeUser = Annotated[Principal | None, Depends(optional_principal)]

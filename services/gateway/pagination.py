@@ -1,11 +1,11 @@
 """Query parameters of the list routes: offset pagination with a bounded limit, and
-id filters that accept only well-formed ids."""
+id filters and path ids that accept only well-formed ids."""
 
 from __future__ import annotations
 
 from typing import Annotated, Generic, TypeVar
 
-from fastapi import Depends, Query
+from fastapi import Depends, Path, Query
 from pydantic import BaseModel
 
 T = TypeVar("T")
@@ -25,8 +25,10 @@ def page_params(
 
 
 PageDep = Annotated[PageParams, Depends(page_params)]
-IdFilter = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$",
-                                       description="an id")]
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
+IdFilter = Annotated[str | None, Query(pattern=ID_PATTERN, description="an id")]
+#: an id in a path: anything else is 422 (an id that could exist but does not, 404)
+PathId = Annotated[str, Path(pattern=ID_PATTERN, description="an id")]
 
 
 class Page(BaseModel, Generic[T]):

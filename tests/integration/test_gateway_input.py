@@ -269,6 +269,8 @@ def test_malformed_deep_and_huge_bodies(api):
     assert r.status_code == 413 and r.json()["code"] == "payload_too_large"
     r = api.client.post("/api/v1/agreements", content=b"", headers=headers)
     assert r.status_code == 422
+    r = api.client.post("/api/v1/users", content=b'{"username": "\xff\xfe"}', headers=headers)
+    assert r.status_code == 422 and r.json()["code"] == "validation_error"  # not UTF-8
     assert outbox_count(api) == 0
 
 

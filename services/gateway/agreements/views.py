@@ -16,7 +16,7 @@ from services.gateway.agreements.models import (
 from services.gateway.clock import service as clock
 from services.gateway.deps import AdminUser, CurrentUser, SessionDep, SettingsDep, StaffUser
 from services.gateway.errors import responses
-from services.gateway.pagination import Page, PageDep
+from services.gateway.pagination import Page, PageDep, PathId
 from services.gateway.replies import Accepted
 
 router = APIRouter(prefix="/agreements", tags=["agreements"])
@@ -32,8 +32,8 @@ def create_agreement(agreement_in: AgreementCreate, admin: AdminUser, db_session
 
 
 @router.post("/{agreement_id}/suspend", response_model=Accepted,
-             status_code=status.HTTP_202_ACCEPTED, responses=responses(401, 403, 404))
-def suspend_agreement(agreement_id: str, admin: AdminUser, db_session: SessionDep,
+             status_code=status.HTTP_202_ACCEPTED, responses=responses(401, 403, 404, 422))
+def suspend_agreement(agreement_id: PathId, admin: AdminUser, db_session: SessionDep,
                       settings: SettingsDep) -> Accepted:
     row = service.set_status(db_session=db_session, agreement_id=agreement_id,
                              status=AgreementStatus.SUSPENDED, topic_prefix=settings.topic_prefix)
@@ -41,8 +41,8 @@ def suspend_agreement(agreement_id: str, admin: AdminUser, db_session: SessionDe
 
 
 @router.post("/{agreement_id}/resume", response_model=Accepted,
-             status_code=status.HTTP_202_ACCEPTED, responses=responses(401, 403, 404))
-def resume_agreement(agreement_id: str, admin: AdminUser, db_session: SessionDep,
+             status_code=status.HTTP_202_ACCEPTED, responses=responses(401, 403, 404, 422))
+def resume_agreement(agreement_id: PathId, admin: AdminUser, db_session: SessionDep,
                      settings: SettingsDep) -> Accepted:
     row = service.set_status(db_session=db_session, agreement_id=agreement_id,
                              status=AgreementStatus.ACTIVE, topic_prefix=settings.topic_prefix)
@@ -57,14 +57,14 @@ def list_agreements(user: CurrentUser, db_session: SessionDep,
                 offset=page.offset)
 
 
-@router.get("/{agreement_id}", response_model=AgreementRead, responses=responses(401, 404))
-def get_agreement(agreement_id: str, user: CurrentUser, db_session: SessionDep) -> AgreementRead:
+@router.get("/{agreement_id}", response_model=AgreementRead, responses=responses(401, 404, 422))
+def get_agreement(agreement_id: PathId, user: CurrentUser, db_session: SessionDep) -> AgreementRead:
     return service.read(service.get(db_session=db_session, agreement_id=agreement_id))
 
 
 @router.get("/{agreement_id}/quota", response_model=list[QuotaRead],
             responses=responses(401, 403, 404, 422))
-def agreement_quota(agreement_id: str, user: StaffUser, db_session: SessionDep,
+def agreement_quota(agreement_id: PathId, user: StaffUser, db_session: SessionDep,
                     year: Annotated[int | None, Query(ge=2000, le=2200)] = None,
                     ) -> list[QuotaRead]:
     """Used and remaining places per covered occupation for a calendar year of vacancy

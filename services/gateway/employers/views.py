@@ -9,7 +9,7 @@ from services.gateway.deps import AdminUser, CurrentUser, SessionDep, SettingsDe
 from services.gateway.employers import service
 from services.gateway.employers.models import EmployerCreate, EmployerRead, EmployerStatus
 from services.gateway.errors import Forbidden, responses
-from services.gateway.pagination import Page, PageDep
+from services.gateway.pagination import Page, PageDep, PathId
 from services.gateway.replies import Accepted
 
 router = APIRouter(prefix="/employers", tags=["employers"])
@@ -25,8 +25,8 @@ def create_employer(employer_in: EmployerCreate, admin: AdminUser, db_session: S
 
 
 @router.post("/{employer_id}/verify", response_model=Accepted,
-             status_code=status.HTTP_202_ACCEPTED, responses=responses(401, 403, 404))
-def verify_employer(employer_id: str, admin: AdminUser, db_session: SessionDep,
+             status_code=status.HTTP_202_ACCEPTED, responses=responses(401, 403, 404, 422))
+def verify_employer(employer_id: PathId, admin: AdminUser, db_session: SessionDep,
                     settings: SettingsDep) -> Accepted:
     row = service.set_status(db_session=db_session, employer_id=employer_id,
                              status=EmployerStatus.VERIFIED, topic_prefix=settings.topic_prefix)
@@ -34,8 +34,8 @@ def verify_employer(employer_id: str, admin: AdminUser, db_session: SessionDep,
 
 
 @router.post("/{employer_id}/suspend", response_model=Accepted,
-             status_code=status.HTTP_202_ACCEPTED, responses=responses(401, 403, 404))
-def suspend_employer(employer_id: str, admin: AdminUser, db_session: SessionDep,
+             status_code=status.HTTP_202_ACCEPTED, responses=responses(401, 403, 404, 422))
+def suspend_employer(employer_id: PathId, admin: AdminUser, db_session: SessionDep,
                      settings: SettingsDep) -> Accepted:
     row = service.set_status(db_session=db_session, employer_id=employer_id,
                              status=EmployerStatus.SUSPENDED, topic_prefix=settings.topic_prefix)
@@ -49,8 +49,8 @@ def list_employers(admin: AdminUser, db_session: SessionDep, page: PageDep) -> P
                 offset=page.offset)
 
 
-@router.get("/{employer_id}", response_model=EmployerRead, responses=responses(401, 403, 404))
-def get_employer(employer_id: str, user: CurrentUser, db_session: SessionDep) -> EmployerRead:
+@router.get("/{employer_id}", response_model=EmployerRead, responses=responses(401, 403, 404, 422))
+def get_employer(employer_id: PathId, user: CurrentUser, db_session: SessionDep) -> EmployerRead:
     if not (user.role == Role.ADMIN or (user.role == Role.EMPLOYER
                                         and user.employer_id == employer_id)):
         raise Forbidden("Only an admin or the employer itself may read this employer")

@@ -9,14 +9,14 @@ from services.gateway.deps import CurrentUser, RecruiterUser, SessionDep, Settin
 from services.gateway.errors import responses
 from services.gateway.matches import service
 from services.gateway.matches.models import Match, MatchRead, RejectBody
-from services.gateway.pagination import IdFilter, Page, PageDep
+from services.gateway.pagination import IdFilter, Page, PageDep, PathId
 from services.gateway.replies import Accepted
 from services.gateway.vacancies import service as vacancies
 
 router = APIRouter(tags=["matches"])
 
 
-@router.get("/matches", response_model=Page[MatchRead], responses=responses(401, 422))
+@router.get("/matches", response_model=Page[MatchRead], responses=responses(401, 403, 422))
 def list_matches(request: Request, user: CurrentUser, db_session: SessionDep, page: PageDep,
                  status: MatchStatus | None = None, vacancy_id: IdFilter = None,
                  worker_id: IdFilter = None) -> Page[MatchRead]:
@@ -31,8 +31,8 @@ def list_matches(request: Request, user: CurrentUser, db_session: SessionDep, pa
 
 
 @router.get("/matches/{match_id}", response_model=MatchRead,
-            responses=responses(401, 403, 404))
-def get_match(match_id: str, request: Request, user: CurrentUser,
+            responses=responses(401, 403, 404, 422))
+def get_match(match_id: PathId, request: Request, user: CurrentUser,
               db_session: SessionDep) -> MatchRead:
     """404 for an unknown id; 403 for another party's match, or one its employer or
     worker may not see yet (before a recruiter approved it)."""
@@ -43,7 +43,7 @@ def get_match(match_id: str, request: Request, user: CurrentUser,
 
 @router.get("/vacancies/{vacancy_id}/matches", response_model=Page[MatchRead],
             responses=responses(401, 403, 404, 422))
-def vacancy_matches(vacancy_id: str, request: Request, user: CurrentUser,
+def vacancy_matches(vacancy_id: PathId, request: Request, user: CurrentUser,
                     db_session: SessionDep, page: PageDep,
                     status: MatchStatus | None = None) -> Page[MatchRead]:
     vacancies.check_role_may_read(user)
@@ -60,8 +60,8 @@ def _accepted(row: Match) -> Accepted:
 
 
 @router.post("/matches/{match_id}/approve", response_model=Accepted,
-             status_code=status.HTTP_202_ACCEPTED, responses=responses(401, 403, 404, 409))
-def approve_match(match_id: str, user: RecruiterUser, db_session: SessionDep,
+             status_code=status.HTTP_202_ACCEPTED, responses=responses(401, 403, 404, 409, 422))
+def approve_match(match_id: PathId, user: RecruiterUser, db_session: SessionDep,
                   settings: SettingsDep) -> Accepted:
     """Refused with 409 when the vacancy's positions or the quota are used up."""
     return _accepted(service.review(db_session=db_session, match_id=match_id, user=user,
@@ -71,7 +71,7 @@ def approve_match(match_id: str, user: RecruiterUser, db_session: SessionDep,
 
 @router.post("/matches/{match_id}/reject", response_model=Accepted,
              status_code=status.HTTP_202_ACCEPTED, responses=responses(401, 403, 404, 409, 422))
-def reject_match(match_id: str, body: RejectBody, user: RecruiterUser, db_session: SessionDep,
+def reject_match(match_id: PathId, body: RejectBody, user: RecruiterUser, db_session: SessionDep,
                  settings: SettingsDep) -> Accepted:
     return _accepted(service.review(db_session=db_session, match_id=match_id, user=user,
                                     decision=Decision.REJECT, reason=body.reason,
@@ -79,8 +79,8 @@ def reject_match(match_id: str, body: RejectBody, user: RecruiterUser, db_sessio
 
 
 @router.post("/matches/{match_id}/accept", response_model=Accepted,
-             status_code=status.HTTP_202_ACCEPTED, responses=responses(401, 403, 404, 409))
-def accept_match(match_id: str, user: CurrentUser, db_session: SessionDep,
+             status_code=status.HTTP_202_ACCEPTED, responses=responses(401, 403, 404, 409, 422))
+def accept_match(match_id: PathId, user: CurrentUser, db_session: SessionDep,
                  settings: SettingsDep) -> Accepted:
     return _accepted(service.respond(db_session=db_session, match_id=match_id, user=user,
                                      decision=Decision.ACCEPT,
@@ -88,8 +88,8 @@ def accept_match(match_id: str, user: CurrentUser, db_session: SessionDep,
 
 
 @router.post("/matches/{match_id}/decline", response_model=Accepted,
-             status_code=status.HTTP_202_ACCEPTED, responses=responses(401, 403, 404, 409))
-def decline_match(match_id: str, user: CurrentUser, db_session: SessionDep,
+             status_code=status.HTTP_202_ACCEPTED, responses=responses(401, 403, 404, 409, 422))
+def decline_match(match_id: PathId, user: CurrentUser, db_session: SessionDep,
                   settings: SettingsDep) -> Accepted:
     return _accepted(service.respond(db_session=db_session, match_id=match_id, user=user,
                                      decision=Decision.DECLINE,

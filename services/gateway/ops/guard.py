@@ -1,6 +1,7 @@
 """An ASGI guard in front of the API: bodies over the size limit get 413; JSON nested
-deeper than a sane document, and NUL characters anywhere (path, query, body; no
-database stores them and no text needs them) get 422, before anything parses them."""
+deeper than a sane document, a JSON body that is not UTF-8 (RFC 8259), and NUL
+characters anywhere (path, query, body; no database stores them and no text needs
+them) get 422, before anything parses them."""
 
 from __future__ import annotations
 
@@ -75,10 +76,14 @@ class BodyGuard:
         if b"\\u0000" in body or _has_nul(body):
             await _reject(send, 422, "validation_error", "NUL characters are not allowed")
             return
-        if b"json" in headers.get(b"content-type", b"") and nesting_depth(body) > MAX_DEPTH:
-            await _reject(send, 422, "validation_error",
-                          f"The JSON body is nested deeper than {MAX_DEPTH} levels")
-            return
+        if b"json" in headers.get(b"content-type", b""):
+            if not _is_utf8(body):
+                await _reject(send, 422, "validation_error", "A JSON body is UTF-8 text")
+                return
+            if nesting_depth(body) > MAX_DEPTH:
+                await _reject(send, 422, "validation_error",
+                              f"The JSON body is nested deeper than {MAX_DEPTH} levels")
+                return
         replayed = False
 
         async def replay() -> Message:
@@ -89,6 +94,14 @@ class BodyGuard:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+def _is_utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _has_nul(raw: bytes) -> bool:

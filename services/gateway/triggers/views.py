@@ -7,7 +7,7 @@ from fastapi import APIRouter, status
 from schemas.events.triggers import TriggerKind
 from services.gateway.deps import CurrentUser, RecruiterUser, SessionDep, SettingsDep
 from services.gateway.errors import responses
-from services.gateway.pagination import IdFilter, Page, PageDep
+from services.gateway.pagination import IdFilter, Page, PageDep, PathId
 from services.gateway.replies import Accepted
 from services.gateway.triggers import service
 from services.gateway.triggers.models import TriggerComplete, TriggerRead, TriggerStatus
@@ -30,7 +30,7 @@ def list_triggers(user: CurrentUser, db_session: SessionDep, page: PageDep,
 @router.post("/{trigger_id}/complete", response_model=Accepted,
              status_code=status.HTTP_202_ACCEPTED,
              responses=responses(401, 403, 404, 409, 422))
-def complete_trigger(trigger_id: str, body: TriggerComplete, user: RecruiterUser,
+def complete_trigger(trigger_id: PathId, body: TriggerComplete, user: RecruiterUser,
                      db_session: SessionDep, settings: SettingsDep) -> Accepted:
     """Recruiters only. The outcome goes on Kafka (``TriggerCompleted``), so the answer
     is 202 with the trigger's id; the listing shows it completed. The same outcome

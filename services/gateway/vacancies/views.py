@@ -6,7 +6,7 @@ from fastapi import APIRouter, status
 
 from services.gateway.deps import CurrentUser, SessionDep, SettingsDep
 from services.gateway.errors import responses
-from services.gateway.pagination import IdFilter, Page, PageDep
+from services.gateway.pagination import IdFilter, Page, PageDep, PathId
 from services.gateway.replies import Accepted
 from services.gateway.vacancies import service
 from services.gateway.vacancies.models import VacancyCreate, VacancyRead
@@ -33,8 +33,8 @@ def list_vacancies(user: CurrentUser, db_session: SessionDep, page: PageDep,
                 offset=page.offset)
 
 
-@router.get("/{vacancy_id}", response_model=VacancyRead, responses=responses(401, 403, 404))
-def get_vacancy(vacancy_id: str, user: CurrentUser, db_session: SessionDep) -> VacancyRead:
+@router.get("/{vacancy_id}", response_model=VacancyRead, responses=responses(401, 403, 404, 422))
+def get_vacancy(vacancy_id: PathId, user: CurrentUser, db_session: SessionDep) -> VacancyRead:
     service.check_role_may_read(user)
     row = service.get(db_session=db_session, vacancy_id=vacancy_id)
     service.check_can_read(user, row)
@@ -42,8 +42,8 @@ def get_vacancy(vacancy_id: str, user: CurrentUser, db_session: SessionDep) -> V
 
 
 @router.post("/{vacancy_id}/close", response_model=Accepted,
-             status_code=status.HTTP_202_ACCEPTED, responses=responses(401, 403, 404))
-def close_vacancy(vacancy_id: str, user: CurrentUser, db_session: SessionDep,
+             status_code=status.HTTP_202_ACCEPTED, responses=responses(401, 403, 404, 422))
+def close_vacancy(vacancy_id: PathId, user: CurrentUser, db_session: SessionDep,
                   settings: SettingsDep) -> Accepted:
     row = service.close(db_session=db_session, vacancy_id=vacancy_id, user=user,
                         topic_prefix=settings.topic_prefix)

@@ -10,7 +10,7 @@ from services.gateway.audit.models import AuditRead
 from services.gateway.auth.models import Role
 from services.gateway.deps import CurrentUser, MaybeUser, SessionDep, SettingsDep
 from services.gateway.errors import Forbidden, responses
-from services.gateway.pagination import Page, PageDep
+from services.gateway.pagination import Page, PageDep, PathId
 from services.gateway.replies import Accepted
 from services.gateway.timeline import service as timeline
 from services.gateway.timeline.models import TimelineRead
@@ -32,8 +32,8 @@ def register_worker(worker_in: WorkerCreate, request: Request, user: MaybeUser,
     return Accepted(id=row.id, status=row.status)
 
 
-@router.get("/{worker_id}", response_model=WorkerRead, responses=responses(401, 403, 404))
-def get_worker(worker_id: str, request: Request, user: CurrentUser,
+@router.get("/{worker_id}", response_model=WorkerRead, responses=responses(401, 403, 404, 422))
+def get_worker(worker_id: PathId, request: Request, user: CurrentUser,
                db_session: SessionDep) -> WorkerRead:
     service.check_access(user, worker_id)
     row = service.get(db_session=db_session, worker_id=worker_id)
@@ -42,7 +42,7 @@ def get_worker(worker_id: str, request: Request, user: CurrentUser,
 
 @router.patch("/{worker_id}", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED,
               responses=responses(401, 403, 404, 409, 422))
-def update_worker(worker_id: str, changes: WorkerUpdate, user: CurrentUser,
+def update_worker(worker_id: PathId, changes: WorkerUpdate, user: CurrentUser,
                   db_session: SessionDep, settings: SettingsDep) -> Accepted:
     service.check_access(user, worker_id)
     row = service.update(db_session=db_session, worker_id=worker_id, changes=changes,
@@ -51,8 +51,8 @@ def update_worker(worker_id: str, changes: WorkerUpdate, user: CurrentUser,
 
 
 @router.delete("/{worker_id}", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED,
-               responses=responses(401, 403, 404))
-def erase_worker(worker_id: str, user: CurrentUser, db_session: SessionDep,
+               responses=responses(401, 403, 404, 422))
+def erase_worker(worker_id: PathId, user: CurrentUser, db_session: SessionDep,
                  settings: SettingsDep) -> Accepted:
     """Erasure: personal data and the login are deleted, matching withdraws the worker;
     only pseudonymous facts remain."""
@@ -64,7 +64,7 @@ def erase_worker(worker_id: str, user: CurrentUser, db_session: SessionDep,
 
 @router.get("/{worker_id}/timeline", response_model=Page[TimelineRead],
             responses=responses(401, 403, 404, 422))
-def worker_timeline(worker_id: str, user: CurrentUser, db_session: SessionDep,
+def worker_timeline(worker_id: PathId, user: CurrentUser, db_session: SessionDep,
                     page: PageDep) -> Page[TimelineRead]:
     service.check_access(user, worker_id)
     service.get(db_session=db_session, worker_id=worker_id)
@@ -77,7 +77,7 @@ def worker_timeline(worker_id: str, user: CurrentUser, db_session: SessionDep,
 
 @router.get("/{worker_id}/audit", response_model=Page[AuditRead],
             responses=responses(401, 403, 404, 422))
-def worker_audit(worker_id: str, user: CurrentUser, db_session: SessionDep,
+def worker_audit(worker_id: PathId, user: CurrentUser, db_session: SessionDep,
                  page: PageDep) -> Page[AuditRead]:
     """Who read this worker's personal data: for admins and the worker itself."""
     if not (user.role == Role.ADMIN or (user.role == Role.WORKER
