@@ -79,9 +79,11 @@ schemas-check: install
 # to var/bench/*.json (see README, "Status and performance")
 MATCHER_BENCH_ARGS ?=
 TRACKER_BENCH_ARGS ?=
+GATEWAY_BENCH_ARGS ?=
 bench: install jars
 	$(PY) -m tests.bench.tracker $(TRACKER_BENCH_ARGS)
 	$(PY) -m tests.bench.matcher $(MATCHER_BENCH_ARGS)
+	$(PY) -m tests.bench.gateway $(GATEWAY_BENCH_ARGS)
 	$(PY) -m tests.bench.report
 
 clean:
