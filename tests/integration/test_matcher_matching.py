@@ -303,7 +303,8 @@ def test_a_better_newcomer_displaces_the_lowest_unreviewed(world: World) -> None
     assert m.live("displace") == ["dp-star", "dp6", "dp5", "dp4", "dp3"]
     assert m.status("dp2", "displace") == "withdrawn:displaced"
     assert m.status("dp1", "displace") == "approved"
-    assert m.status("dp0", "displace") is None
+    # (dp0 may have been proposed, and displaced, before the others arrived)
+    assert m.status("dp0", "displace") in (None, "withdrawn:displaced")
 
 
 def test_a_used_up_quota_refuses_and_a_redelivered_approval_counts_once(world: World) -> None:
