@@ -528,3 +528,21 @@ def test_a_live_proposal_follows_its_workers_profile(m):
     m.send(wk.WorkerProfileUpdated(**profile("w5", years=1, skills=())))
     assert m.live("v1") == ["w1", "w4", "w3", "w2", "w0"]
     assert m.matches()[match_id("w5", "v1")]["reason"] == "displaced"
+
+
+def test_a_worker_is_offered_only_open_vacancies_with_a_position_left(m):
+    """What a new or changed worker is matched against: the market's open vacancies
+    that still have a position, not every vacancy ever posted there."""
+    shard = m.stages["market"].handler.__self__
+    add_workers(m, 2)
+    m.send(posting("v1"))
+    m.send(posting("v2", employer="e2"))
+    m.send(posting("v3", monthly_wage={"amount": "100", "currency": "EUR"}))  # rejected
+    assert shard.vacancies.keys("DE-6111") == {"vac:v1", "vac:v2"}
+    review(m, "w1", "v1")  # v1 filled
+    m.send(va.VacancyClosed(vacancy_id="v2", employer_id="e2"))
+    assert shard.vacancies.keys("DE-6111") == set()
+    assert m.send(wk.WorkerRegistered(**profile("late", years=9))) == []
+    respond(m, "w1", "v1", "decline")  # a position again
+    assert shard.vacancies.keys("DE-6111") == {"vac:v1"}
+    assert "late" in m.live("v1")
