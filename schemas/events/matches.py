@@ -47,6 +47,7 @@ class WithdrawalReason(StrEnum):
     EMPLOYER_SUSPENDED = "employer_suspended"
     VACANCY_CLOSED = "vacancy_closed"
     VACANCY_FILLED = "vacancy_filled"
+    QUOTA_EXHAUSTED = "quota_exhausted"
     VACANCY_REJECTED = "vacancy_rejected"
 
 

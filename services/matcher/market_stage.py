@@ -48,10 +48,8 @@ SETTLED: dict[MatchStatus, type[mv.MatchState]] = {
     MatchStatus.DECLINED: mv.MatchDeclined,
 }
 LIVE = (MatchStatus.PROPOSED, MatchStatus.APPROVED)
-#: why unreviewed proposals go when their quota is used up. WithdrawalReason has no
-#: ``quota_exhausted`` member yet (requested in schemas); "the vacancy can take no
-#: one more" is what recruiters read from ``vacancy_filled`` until then.
-QUOTA_USED_UP = WithdrawalReason.VACANCY_FILLED
+#: why unreviewed proposals go when their quota is used up
+QUOTA_USED_UP = WithdrawalReason.QUOTA_EXHAUSTED
 
 
 class Workers:

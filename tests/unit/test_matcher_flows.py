@@ -345,7 +345,7 @@ def test_unreviewed_proposals_go_when_the_quota_is_used_up(m):
     for w in ("w2", "w1", "w0"):
         for v in ("v1", "v2"):
             assert (rows[match_id(w, v)]["status"], rows[match_id(w, v)]["reason"]) == (
-                "withdrawn", "vacancy_filled")
+                "withdrawn", "quota_exhausted")
     assert rows[match_id("w3", "v2")]["status"] == "withdrawn"
     assert m.live("next-year") == ["w3", "w2", "w1", "w0"]  # another year, another quota
     # a late approval of one of them is refused with the reason
