@@ -5,10 +5,10 @@ and invalid data must be refused.
 
 The world of tests/support/gateway.py is seeded first; a good share of the calls
 use its real ids in the path (so they reach the records, not 404), and every call
-goes out as one of admin, recruiter, both employers and both workers (so the 403
-paths run too). Driven through schemathesis' schema API (its lazy pytest fixture
-loader does not work with pytest 9), one hypothesis run per operation and mode. The
-counts go to var/schemathesis-summary.json."""
+goes out as one of admin, recruiter, both employers and both workers, or without a
+token (so the 401 and 403 paths run too). Driven through schemathesis' schema API
+(its lazy pytest fixture loader does not work with pytest 9), one hypothesis run per
+operation and mode. The counts go to var/schemathesis-summary.json."""
 
 import json
 import time
@@ -34,8 +34,9 @@ EXAMPLES = {GenerationMode.POSITIVE: 22, GenerationMode.NEGATIVE: 16}
 # be accepted" does not hold here. Every other check runs, negative_data_rejection
 # included.
 EXCLUDED = [positive_data_acceptance]
-# who calls: staff twice as often, so that more calls get past the role checks
-CALLERS = ("admin", "rec", "admin", "rec", "emp1", "emp2", "wk1", "wk2")
+# who calls: staff twice as often, so that more calls get past the role checks; now
+# and then nobody (401, or a self-registration on POST /workers)
+CALLERS = ("admin", "rec", "admin", "rec", "emp1", "emp2", "wk1", "wk2", None)
 # where an operation takes path ids, three calls in five use the seeded world's
 REAL_ID_DRAWS = (True, False, True, False, True)
 
@@ -58,7 +59,7 @@ def seed(api):
         "vacancy_id": ["v1", "v2"],
         "match_id": [ids["m11"], ids["m22"]],
         "trigger_id": ["t-w1", "t-w2"],
-        # erasure is for good: DELETE gets workers nobody logs in as
+        # DELETE takes w3 and w4 instead: erasure is for good, and wk1, wk2 log in
         "worker_id": ["w1", "w2", "w3"],
     }
 
