@@ -136,7 +136,11 @@ def test_the_whole_lifecycle(system):
     until(lambda: boss1.get("/vacancies/v1").json()["status"] == "filled", "v1 filled")
     until(lambda: rec.get("/agreements/am-de/quota", params={"year": 2027}).json()[0]["used"]
           == QUOTA, "the quota used up")
-    r = rec.post(f"/matches/{v2['w1']}/approve")  # v2 has a position left, the quota not
+    # v2 has a position left, the quota not: its unreviewed proposals are withdrawn,
+    # and approving one is refused
+    until(lambda: status(rec, v2["w1"]) == "withdrawn", "w1's v2 proposal withdrawn")
+    assert rec.get(f"/matches/{v2['w1']}").json()["outcome_reason"] == "quota_exhausted"
+    r = rec.post(f"/matches/{v2['w1']}/approve")
     assert r.status_code == 409 and "quota" in r.json()["message"], r.text
     # the owning employer sees its approved match, without a name until accepted
     [seen] = boss1.get("/vacancies/v1/matches").json()["items"]
@@ -183,7 +187,7 @@ def test_the_whole_lifecycle(system):
           == "w6", "the re-hire first on e1's next vacancy")
     assert matches_of(rec, "v-next")[0]["reasons"][0]["code"] == "rehire"
     # -- triggers, each exactly once ---------------------------------------------------
-    expected = Counter({"counselling_referral": 2, "welfare_check": 1,
+    expected = Counter({"counselling_referral": 3, "welfare_check": 1,
                         "counter_trafficking_referral": 2, "business_support": 1,
                         "skills_recognition": 1, "overdue_return": 1, "reentry_eligible": 1})
 

@@ -147,8 +147,9 @@ def review(*, db_session: Session, match_id: str, user: Principal, decision: Dec
            reason: str | None, topic_prefix: str) -> Match:
     row = get(db_session=db_session, match_id=match_id)
     if row.status != MatchStatus.PROPOSED or row.pending is not None:
-        raise Conflict(f"The match is {row.pending or row.status}; only a proposed match "
-                       "can be reviewed")
+        why = f" ({row.outcome_reason})" if row.outcome_reason and not row.pending else ""
+        raise Conflict(f"The match is {row.pending or row.status}{why}; only a proposed "
+                       "match can be reviewed")
     vacancy = db_session.get(Vacancy, row.vacancy_id)
     if decision is Decision.APPROVE:
         if vacancy is None or vacancy.status is not VacancyStatus.OPEN:
