@@ -186,8 +186,32 @@ def test_the_whole_lifecycle(system):
     until(lambda: matches_of(rec, "v-next") and matches_of(rec, "v-next")[0]["worker_id"]
           == "w6", "the re-hire first on e1's next vacancy")
     assert matches_of(rec, "v-next")[0]["reasons"][0]["code"] == "rehire"
+    # -- erasure: the live proposal goes, the name with it ------------------------------
+    w4 = next(m for m in matches_of(rec, "v-next") if m["worker_id"] == "w4")
+    assert w4["status"] == "proposed"
+    assert people["worker4"].delete("/workers/w4").status_code == 202
+    until(lambda: status(rec, w4["match_id"]) == "withdrawn", "w4 withdrawn on erasure")
+    assert rec.get(f"/matches/{w4['match_id']}").json()["outcome_reason"] == "worker_erased"
+    assert rec.get("/workers/w4").json()["full_name"] is None
+    # the re-hire goes again and comes home early for a family reason (no abuse)
+    rehire = matches_of(rec, "v-next")[0]["match_id"]
+    assert rec.post(f"/matches/{rehire}/approve").status_code == 202
+    until(lambda: status(rec, rehire) == "approved", "the re-hire approved")
+    assert people["worker6"].post(f"/matches/{rehire}/accept").status_code == 202
+    until(lambda: status(rec, rehire) == "accepted", "the re-hire accepted")
+    assert admin.post("/admin/clock/tick", json={"date": "2028-04-01"}).status_code == 202
+    assert rec.post("/departures", json={"match_id": rehire, "departure_date": "2028-04-01"}
+                    ).status_code == 202
+    until(lambda: rec.get("/placements", params={"status": "abroad"}).json()["total"] == 1,
+          "the re-hire abroad again")
+    assert admin.post("/admin/clock/tick", json={"date": "2028-06-01"}).status_code == 202
+    assert people["worker6"].post("/returns", json={
+        "worker_id": "w6", "return_date": "2028-06-01", "early_return_reason": "family"}
+    ).status_code == 202
+    until(lambda: rec.get("/placements", params={"status": "returned"}).json()["total"] == 3,
+          "the re-hire home early")
     # -- triggers, each exactly once ---------------------------------------------------
-    expected = Counter({"counselling_referral": 3, "welfare_check": 1,
+    expected = Counter({"counselling_referral": 4, "welfare_check": 2,
                         "counter_trafficking_referral": 2, "business_support": 1,
                         "skills_recognition": 1, "overdue_return": 1, "reentry_eligible": 1})
 
@@ -197,13 +221,9 @@ def test_the_whole_lifecycle(system):
 
     until(lambda: triggers() == expected, "every trigger once")
     mine = people["worker6"].get("/reintegration/triggers").json()["items"]
-    assert {t["kind"] for t in mine} == {"counselling_referral", "business_support",
-                                         "skills_recognition", "reentry_eligible"}
-    # -- erasure ---------------------------------------------------------------------
-    w4 = next(m for m in matches_of(rec, "v-next") if m["worker_id"] == "w4")
-    assert people["worker4"].delete("/workers/w4").status_code == 202
-    until(lambda: status(rec, w4["match_id"]) == "withdrawn", "w4 withdrawn on erasure")
-    assert rec.get("/workers/w4").json()["full_name"] is None
+    assert Counter(t["kind"] for t in mine) == Counter({
+        "counselling_referral": 2, "business_support": 1, "skills_recognition": 1,
+        "reentry_eligible": 1, "welfare_check": 1})  # no abuse: no referral
     timeline = people["worker6"].get("/workers/w6/timeline", params={"limit": 200}).json()
     assert timeline["total"] >= 8
     # -- no personal data on any topic ------------------------------------------------
