@@ -19,7 +19,8 @@ help:
 	@echo "make lint        ruff and mypy"
 	@echo "make schemas     regenerate schemas/generated (JSON Schema, AsyncAPI)"
 	@echo "make kafka-up    only the broker; make kafka-down stops it"
-	@echo "make bench       the matcher and tracker benchmarks on a real broker"
+	@echo "make bench       the benchmarks on a real broker (docs/performance.md)"
+	@echo "make faults      the fault harness at full scale (docs/reliability.md)"
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -85,6 +86,11 @@ bench: install jars
 	$(PY) -m tests.bench.matcher $(MATCHER_BENCH_ARGS)
 	$(PY) -m tests.bench.gateway $(GATEWAY_BENCH_ARGS)
 	$(PY) -m tests.bench.report
+
+# the fault harness at full scale (a shortened run is part of make test)
+FAULTS_ARGS ?=
+faults: install jars
+	$(PY) -m tests.faults $(FAULTS_ARGS)
 
 clean:
 	rm -rf var/faust var/run .pytest_cache .mypy_cache .ruff_cache

@@ -25,7 +25,30 @@ class IdempotentProducer(aiokafka_driver.Producer):
         return {"acks": "all", "enable_idempotence": True}
 
 
+class Consumer(aiokafka_driver.Consumer):
+    """faust's consumer, with its list of acked offsets kept a set.
+
+    Around a recovery faust may hand a stream the same records twice (fetched before
+    and again after it seeks to the committed offsets; the stages drop the repeat by
+    event id). The second ack of an offset that was committed in between lands in
+    faust's acked list a second time, and faust's search for the next offset to
+    commit stops at every duplicate (robinhood/faust#625), so commits crawl and the
+    group's lag stays up for minutes. Offsets below the committed one are done, and
+    each offset counts once."""
+
+    def _new_offset(self, tp: Any) -> int | None:
+        acked = self._acked[tp]
+        if acked:
+            committed = self._committed_offset[tp]
+            kept = sorted({o for o in acked if committed is None or o >= committed})
+            if len(kept) != len(acked):
+                acked[:] = kept
+                self._acked_index[tp] = set(kept)
+        return super()._new_offset(tp)
+
+
 class Transport(aiokafka_driver.Transport):
+    Consumer = Consumer
     Producer = IdempotentProducer
 
 

@@ -62,8 +62,11 @@ class System:
             else:
                 self.service(name, f"services.{name}").start()
         if "api" in wanted:
-            wait_for(self._api_up, timeout=60, what="the gateway API")
+            self.wait_for_api()
         return self
+
+    def wait_for_api(self, timeout: float = 60.0) -> None:
+        wait_for(self._api_up, timeout=timeout, what="the gateway API")
 
     def _api_up(self) -> bool:
         try:
