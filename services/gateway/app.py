@@ -9,11 +9,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 from fastapi import APIRouter, FastAPI
 
 from services.gateway import errors
 from services.gateway.agreements.views import router as agreements
 from services.gateway.auth import service as users
+from services.gateway.auth.principals import Principals
 from services.gateway.auth.security import Passwords
 from services.gateway.auth.views import router as auth
 from services.gateway.clock.views import router as clock
@@ -71,12 +73,17 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     if settings.database_url.startswith("sqlite:///"):
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(
             parents=True, exist_ok=True)
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, pool_size=settings.database_pool_size)
     sessions = make_sessionmaker(engine)
+    read_sessions = make_sessionmaker(engine, read_only=True)
     passwords = Passwords(settings.password_hash_memory_kib, settings.password_hash_time_cost)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # a connection is only held inside one thread-pool call (routing.py): with no
+        # more threads than connections, no thread ever waits for one
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = min(limiter.total_tokens, settings.database_pool_size)
         with sessions() as session:
             users.ensure_first_admin(
                 db_session=session, username=settings.admin_user,
@@ -95,10 +102,12 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.sessions = sessions
+    app.state.sessions = sessions  # transactions that write
+    app.state.read_sessions = read_sessions
+    app.state.principals = Principals(settings.auth_cache_seconds)
     app.state.signing_key = settings.signing_key()
     app.state.passwords = passwords
-    app.state.metrics = Metrics(sessions)
+    app.state.metrics = Metrics(read_sessions)
     errors.install(app)
     app.include_router(ops, include_in_schema=False)  # for probes; documented under /api/v1
     app.include_router(api_router())

@@ -1,69 +1,108 @@
 """Request dependencies: the database session, the caller, role checks. Everything
 comes from ``request.app.state`` (set by the composition root), nothing from
-module globals."""
+module globals.
+
+All of them are coroutines that do no blocking work on the event loop: a sync
+dependency would cost a hop to the thread pool each. The session is created here and
+used (and released) by the endpoint in its own thread-pool call (``routing.py``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from services.gateway.auth.models import Role, User
-from services.gateway.auth.security import Principal, TokenError, verify
+from services.gateway.auth.principals import Principals
+from services.gateway.auth.security import Principal, TokenError, verify_with_expiry
 from services.gateway.errors import Forbidden, Unauthorized
 from services.gateway.settings import GatewaySettings
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+READING_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: requests by other methods that only read (signing in reads the account)
+READING_PATHS = frozenset({"/api/v1/auth/token"})
 
 
-def get_settings(request: Request) -> GatewaySettings:
+async def get_settings(request: Request) -> GatewaySettings:
     settings: GatewaySettings = request.app.state.settings
     return settings
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    with request.app.state.sessions() as session:
+def writes(request: Request) -> bool:
+    """Whether the request's transaction begins as a writer (SQLite: ``BEGIN
+    IMMEDIATE``, waiting for the write lock rather than failing on it later). Reads
+    that record something (the audit of personal data) switch with ``begin_write``."""
+    return request.method not in READING_METHODS and request.scope["path"] not in READING_PATHS
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """The request's one session. It opens no connection until used; the endpoint
+    releases it before its thread-pool call ends, so closing it here does no I/O."""
+    state = request.app.state
+    session: Session = (state.sessions if writes(request) else state.read_sessions)()
+    try:
         yield session
+    finally:
+        if session.in_transaction():  # not released by its endpoint: close off the loop
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
 SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def current_principal(request: Request, token: Annotated[str | None, Depends(oauth2)],
-                      db_session: SessionDep) -> Principal:
-    """The caller, from a verified token whose account still exists (checked in the
-    request's own session: one database connection per request)."""
+def account_exists(read_sessions: sessionmaker[Session], user_id: str) -> bool:
+    with read_sessions() as session:
+        return session.scalar(select(User.id).where(User.id == user_id)) is not None
+
+
+async def current_principal(request: Request,
+                            token: Annotated[str | None, Depends(oauth2)]) -> Principal:
+    """The caller, from a verified token whose account still exists. A token checked
+    in the last ``CIRCULAR_AUTH_CACHE_SECONDS`` is not checked again (see
+    ``auth/principals.py``); otherwise the account is looked up in a short read-only
+    session of its own, in one thread-pool call."""
     if not token:
         raise Unauthorized("Sign in first: send a bearer token")
+    state = request.app.state
+    principals: Principals = state.principals
+    known = principals.get(token)
+    if known is not None:
+        return known
     try:
-        principal = verify(token, request.app.state.signing_key)
+        principal, expires_at = verify_with_expiry(token, state.signing_key)
     except TokenError:
         raise Unauthorized("The token is invalid or expired") from None
-    if db_session.get(User, principal.user_id) is None:  # deleted, e.g. by erasure
-        raise Unauthorized("The account behind this token no longer exists")
+    if not await run_in_threadpool(account_exists, state.read_sessions, principal.user_id):
+        raise Unauthorized("The account behind this token no longer exists")  # e.g. erased
+    principals.put(token, principal, expires_at)
     return principal
 
 
 CurrentUser = Annotated[Principal, Depends(current_principal)]
 
 
-def optional_principal(request: Request, token: Annotated[str | None, Depends(oauth2)],
-                       db_session: SessionDep) -> Principal | None:
+async def optional_principal(request: Request,
+                             token: Annotated[str | None, Depends(oauth2)]) -> Principal | None:
     """The caller if a token was sent (a bad one is still 401), else None."""
-    return current_principal(request, token, db_session) if token else None
+    return await current_principal(request, token) if token else None
 
 
 MaybeUser = Annotated[Principal | None, Depends(optional_principal)]
 
 
-def require(*roles: Role) -> Callable[[Principal], Principal]:
+def require(*roles: Role) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
     allowed = {r.value for r in roles}
 
-    def check(principal: CurrentUser) -> Principal:
+    async def check(principal: CurrentUser) -> Principal:
         if principal.role not in allowed:
             raise Forbidden(f"This needs the role {' or '.join(sorted(allowed))}")
         return principal

@@ -40,6 +40,12 @@ class GatewaySettings(KafkaSettings):
         description="Allow admins to publish clock ticks (test deployments only)")] = False
     outbox_poll_seconds: Annotated[float, Field(gt=0, le=10)] = 0.05
     max_body_bytes: Annotated[int, Field(ge=1024)] = 1_000_000
+    database_pool_size: Annotated[int, Field(
+        ge=1, le=200, description="Database connections the API keeps; its thread pool "
+        "is no larger, so no request waits for a connection")] = 16
+    auth_cache_seconds: Annotated[float, Field(
+        ge=0, le=300, description="How long a checked token is trusted without reading "
+        "its account again (0: every request reads it)")] = 5.0
 
     @model_validator(mode="after")
     def _refuse_weak_secrets(self) -> Self:

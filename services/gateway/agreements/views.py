@@ -18,8 +18,9 @@ from services.gateway.deps import AdminUser, CurrentUser, SessionDep, SettingsDe
 from services.gateway.errors import responses
 from services.gateway.pagination import Page, PageDep, PathId
 from services.gateway.replies import Accepted
+from services.gateway.routing import GatewayRoute
 
-router = APIRouter(prefix="/agreements", tags=["agreements"])
+router = APIRouter(route_class=GatewayRoute, prefix="/agreements", tags=["agreements"])
 
 
 @router.post("", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED,

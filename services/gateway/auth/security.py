@@ -63,6 +63,11 @@ def issue(principal: Principal, key: str, ttl: timedelta) -> str:
 
 
 def verify(token: str, key: str) -> Principal:
+    return verify_with_expiry(token, key)[0]
+
+
+def verify_with_expiry(token: str, key: str) -> tuple[Principal, float]:
+    """The caller a token names and when the token expires (seconds since the epoch)."""
     try:
         claims = jwt.decode(token, key, algorithms=[ALGORITHM], audience=AUDIENCE,
                             issuer=ISSUER,
@@ -72,6 +77,6 @@ def verify(token: str, key: str) -> Principal:
     try:
         return Principal(user_id=str(claims["sub"]), username=str(claims["name"]),
                          role=str(claims["role"]), employer_id=claims.get("employer_id"),
-                         worker_id=claims.get("worker_id"))
+                         worker_id=claims.get("worker_id")), float(claims["exp"])
     except KeyError as exc:
         raise TokenError(f"missing claim {exc}") from None

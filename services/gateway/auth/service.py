@@ -48,15 +48,19 @@ def check_links(*, db_session: Session, user_in: UserCreate) -> None:
             raise Conflict("This worker's data was erased")
 
 
-def create(*, db_session: Session, user_in: UserCreate, passwords: Passwords) -> User:
-    """Adds a user to the session (the caller commits). One login per worker."""
+def create(*, db_session: Session, user_in: UserCreate, passwords: Passwords,
+           password_hash: str | None = None) -> User:
+    """Adds a user to the session (the caller commits). One login per worker.
+    ``password_hash``: the password hashed already, before the transaction began (a
+    hash takes long; on SQLite a write transaction holds the database's write lock)."""
     if get_by_username(db_session=db_session, username=user_in.username) is not None:
         raise Conflict(f"The username {user_in.username} is taken")
     if user_in.worker_id is not None and db_session.scalar(
             select(User.id).where(User.worker_id == user_in.worker_id)) is not None:
         raise Conflict(f"Worker {user_in.worker_id} has a login already")
     user = User(id="u-" + uuid.uuid4().hex[:20], username=user_in.username,
-                password_hash=passwords.hash(user_in.password), role=user_in.role.value,
+                password_hash=password_hash or passwords.hash(user_in.password),
+                role=user_in.role.value,
                 employer_id=user_in.employer_id, worker_id=user_in.worker_id)
     db_session.add(user)
     return user

@@ -13,8 +13,9 @@ from services.gateway.auth.models import NewUser, Token, UserCreate, UserRead
 from services.gateway.auth.security import issue
 from services.gateway.deps import AdminUser, SessionDep, SettingsDep
 from services.gateway.errors import Unauthorized, responses
+from services.gateway.routing import GatewayRoute
 
-router = APIRouter(tags=["auth"])
+router = APIRouter(route_class=GatewayRoute, tags=["auth"])
 
 
 @router.post("/auth/token", response_model=Token, responses=responses(401, 422))
@@ -37,8 +38,10 @@ def create_user(new_user: NewUser, request: Request, admin: AdminUser,
     """A login for an admin, recruiter, employer (``employer_id`` of an existing
     employer) or worker (``worker_id`` of an existing worker without a login)."""
     user_in = UserCreate.model_validate(new_user.model_dump())
+    passwords = request.app.state.passwords
+    hashed = passwords.hash(user_in.password)  # before the transaction: it takes long
     service.check_links(db_session=db_session, user_in=user_in)
-    user = service.create(db_session=db_session, user_in=user_in,
-                          passwords=request.app.state.passwords)
+    user = service.create(db_session=db_session, user_in=user_in, passwords=passwords,
+                          password_hash=hashed)
     db_session.commit()
     return UserRead.model_validate(user)

@@ -11,8 +11,9 @@ from services.gateway.deps import AdminUser, SessionDep, SettingsDep
 from services.gateway.errors import Conflict, NotFound, responses
 from services.gateway.outbox import service as outbox
 from services.gateway.replies import Accepted
+from services.gateway.routing import GatewayRoute
 
-router = APIRouter(prefix="/admin/clock", tags=["operations"])
+router = APIRouter(route_class=GatewayRoute, prefix="/admin/clock", tags=["operations"])
 
 
 @router.post("/tick", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED,

@@ -11,8 +11,9 @@ from services.gateway.employers.models import EmployerCreate, EmployerRead, Empl
 from services.gateway.errors import Forbidden, responses
 from services.gateway.pagination import Page, PageDep, PathId
 from services.gateway.replies import Accepted
+from services.gateway.routing import GatewayRoute
 
-router = APIRouter(prefix="/employers", tags=["employers"])
+router = APIRouter(route_class=GatewayRoute, prefix="/employers", tags=["employers"])
 
 
 @router.post("", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED,

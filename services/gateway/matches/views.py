@@ -11,9 +11,10 @@ from services.gateway.matches import service
 from services.gateway.matches.models import Match, MatchRead, RejectBody
 from services.gateway.pagination import IdFilter, Page, PageDep, PathId
 from services.gateway.replies import Accepted
+from services.gateway.routing import GatewayRoute
 from services.gateway.vacancies import service as vacancies
 
-router = APIRouter(tags=["matches"])
+router = APIRouter(route_class=GatewayRoute, tags=["matches"])
 
 
 @router.get("/matches", response_model=Page[MatchRead], responses=responses(401, 403, 422))

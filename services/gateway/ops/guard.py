@@ -80,7 +80,7 @@ class BodyGuard:
             if not _is_utf8(body):
                 await _reject(send, 422, "validation_error", "A JSON body is UTF-8 text")
                 return
-            if nesting_depth(body) > MAX_DEPTH:
+            if _brackets(body) > MAX_DEPTH and nesting_depth(body) > MAX_DEPTH:
                 await _reject(send, 422, "validation_error",
                               f"The JSON body is nested deeper than {MAX_DEPTH} levels")
                 return
@@ -94,6 +94,11 @@ class BodyGuard:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+def _brackets(body: bytes) -> int:
+    """Brackets that open: no JSON nests deeper than that (cheap: no byte loop)."""
+    return body.count(b"[") + body.count(b"{")
 
 
 def _is_utf8(body: bytes) -> bool:

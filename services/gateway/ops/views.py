@@ -12,12 +12,14 @@ from kafka.errors import KafkaError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-router = APIRouter(tags=["operations"])
+from services.gateway.routing import GatewayRoute
+
+router = APIRouter(route_class=GatewayRoute, tags=["operations"])
 KAFKA_CHECK_TTL = 2.0
 
 
 @router.get("/healthz")
-def healthz() -> dict[str, str]:
+async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
@@ -46,7 +48,7 @@ def _kafka_reachable(request: Request) -> bool:
 def readyz(request: Request) -> JSONResponse:
     checks: dict[str, Any] = {}
     try:
-        with request.app.state.sessions() as session:
+        with request.app.state.read_sessions() as session:
             session.execute(text("SELECT 1"))
         checks["database"] = "ok"
     except Exception as exc:  # any failure means not ready

@@ -18,8 +18,9 @@ from services.gateway.placements.models import (
     ReturnStatus,
 )
 from services.gateway.replies import Accepted
+from services.gateway.routing import GatewayRoute
 
-router = APIRouter(tags=["placements"])
+router = APIRouter(route_class=GatewayRoute, tags=["placements"])
 
 
 @router.post("/departures", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED,

@@ -9,10 +9,12 @@ from services.gateway.deps import CurrentUser, RecruiterUser, SessionDep, Settin
 from services.gateway.errors import responses
 from services.gateway.pagination import IdFilter, Page, PageDep, PathId
 from services.gateway.replies import Accepted
+from services.gateway.routing import GatewayRoute
 from services.gateway.triggers import service
 from services.gateway.triggers.models import TriggerComplete, TriggerRead, TriggerStatus
 
-router = APIRouter(prefix="/reintegration/triggers", tags=["reintegration"])
+router = APIRouter(route_class=GatewayRoute, prefix="/reintegration/triggers",
+                   tags=["reintegration"])
 
 
 @router.get("", response_model=Page[TriggerRead], responses=responses(401, 403, 422))

@@ -8,10 +8,11 @@ from services.gateway.deps import CurrentUser, SessionDep, SettingsDep
 from services.gateway.errors import responses
 from services.gateway.pagination import IdFilter, Page, PageDep, PathId
 from services.gateway.replies import Accepted
+from services.gateway.routing import GatewayRoute
 from services.gateway.vacancies import service
 from services.gateway.vacancies.models import VacancyCreate, VacancyRead
 
-router = APIRouter(prefix="/vacancies", tags=["vacancies"])
+router = APIRouter(route_class=GatewayRoute, prefix="/vacancies", tags=["vacancies"])
 
 
 @router.post("", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED,

@@ -87,6 +87,9 @@ def create(*, db_session: Session, worker_in: WorkerCreate, actor: Principal | N
     if (worker_in.username is None) != (worker_in.password is None):
         raise Unprocessable("A login needs both username and password", [])
     worker_id = worker_in.worker_id or new_id("w")
+    # hashed before the transaction begins: it takes long, and on SQLite a write
+    # transaction holds the database's write lock
+    hashed = passwords.hash(worker_in.password) if worker_in.password else None
     digest = request_hash(worker_in, exclude={"worker_id", "password"})
     existing = db_session.get(Worker, worker_id)
     if is_repeat(existing, digest, f"Worker {worker_id}"):
@@ -106,9 +109,10 @@ def create(*, db_session: Session, worker_in: WorkerCreate, actor: Principal | N
                  request_hash=digest, created_by=actor.user_id if actor else None)
     db_session.add(row)
     if worker_in.username and worker_in.password:
-        users.create(db_session=db_session, passwords=passwords, user_in=UserCreate(
-            username=worker_in.username, password=worker_in.password, role=Role.WORKER,
-            worker_id=worker_id))
+        users.create(db_session=db_session, passwords=passwords, password_hash=hashed,
+                     user_in=UserCreate(username=worker_in.username,
+                                        password=worker_in.password, role=Role.WORKER,
+                                        worker_id=worker_id))
     outbox.add(db_session=db_session, topic_prefix=topic_prefix,
                event=ev.WorkerRegistered(worker_id=worker_id, **profile.model_dump()))
     db_session.commit()

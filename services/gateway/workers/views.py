@@ -12,12 +12,13 @@ from services.gateway.deps import CurrentUser, MaybeUser, SessionDep, SettingsDe
 from services.gateway.errors import Forbidden, responses
 from services.gateway.pagination import Page, PageDep, PathId
 from services.gateway.replies import Accepted
+from services.gateway.routing import GatewayRoute
 from services.gateway.timeline import service as timeline
 from services.gateway.timeline.models import TimelineRead
 from services.gateway.workers import service
 from services.gateway.workers.models import WorkerCreate, WorkerRead, WorkerUpdate
 
-router = APIRouter(prefix="/workers", tags=["workers"])
+router = APIRouter(route_class=GatewayRoute, prefix="/workers", tags=["workers"])
 
 
 @router.post("", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED,
@@ -52,13 +53,14 @@ def update_worker(worker_id: PathId, changes: WorkerUpdate, user: CurrentUser,
 
 @router.delete("/{worker_id}", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED,
                responses=responses(401, 403, 404, 422))
-def erase_worker(worker_id: PathId, user: CurrentUser, db_session: SessionDep,
-                 settings: SettingsDep) -> Accepted:
+def erase_worker(worker_id: PathId, request: Request, user: CurrentUser,
+                 db_session: SessionDep, settings: SettingsDep) -> Accepted:
     """Erasure: personal data and the login are deleted, matching withdraws the worker;
     only pseudonymous facts remain."""
     service.check_access(user, worker_id)
     row = service.erase(db_session=db_session, worker_id=worker_id,
                         topic_prefix=settings.topic_prefix)
+    request.app.state.principals.forget(lambda p: p.worker_id == worker_id)  # the login is gone
     return Accepted(id=row.id, status=row.status)
 
 

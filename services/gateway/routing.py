@@ -1,0 +1,78 @@
+"""How the API runs a synchronous endpoint: in one hop to the thread pool, with the
+request's database work, and the request's session released before that hop ends.
+
+Why: FastAPI would otherwise run a sync endpoint in one hop and validate its answer
+in another (fastapi#3205), every sync dependency in one more, and the session of a
+yield dependency would keep its connection until the response was sent. A request
+holding a connection while it waits for a thread, while every thread waits for a
+connection, is a deadlock (it ended in pool timeouts and 500s past ~60 concurrent
+requests). Here a connection is only ever held inside one thread-pool call, and the
+API's thread pool is no larger than its connection pool (``app.py``), so no thread
+waits for a connection. The answer is validated and serialized on the event loop.
+
+A transient database error (SQLite busy, a PostgreSQL deadlock or serialization
+failure) runs the endpoint again, up to :data:`ATTEMPTS` times, unless it had
+committed something already.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from fastapi.routing import APIRoute
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from services.gateway.database.core import commits, is_transient
+
+log = logging.getLogger(__name__)
+ATTEMPTS = 3
+BACKOFF_SECONDS = 0.05
+
+
+class GatewayRoute(APIRoute):
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        if not inspect.iscoroutinefunction(endpoint):
+            endpoint = in_one_hop(endpoint)
+        super().__init__(path, endpoint, **kwargs)
+
+
+def in_one_hop(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """``endpoint`` as a coroutine function of the same signature that runs it in the
+    thread pool and releases the sessions it was given before the call returns."""
+
+    @functools.wraps(endpoint)
+    async def run(**kwargs: Any) -> Any:
+        return await run_in_threadpool(call_releasing, endpoint, kwargs)
+
+    return run
+
+
+def call_releasing(endpoint: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+    sessions = [v for v in kwargs.values() if isinstance(v, Session)]
+    try:
+        attempt = 1
+        while True:
+            committed = [commits(s) for s in sessions]
+            try:
+                return endpoint(**kwargs)
+            except SQLAlchemyError as exc:
+                if (attempt >= ATTEMPTS or not is_transient(exc)
+                        or committed != [commits(s) for s in sessions]):
+                    raise
+                log.warning("transient database error; trying the request again", extra={
+                    "endpoint": endpoint.__name__, "attempt": attempt,
+                    "error_type": type(exc).__name__})
+                for s in sessions:
+                    s.rollback()
+                time.sleep(BACKOFF_SECONDS * attempt)
+                attempt += 1
+    finally:
+        for s in sessions:
+            s.close()
