@@ -116,3 +116,114 @@ def test_a_trigger_of_no_placement_is_projected(broker, sessions, topic_prefix, 
             "w1", None, "counselling_referral", "open")
     assert projector.dead_letters == 0
     pub.close()
+
+
+# -- batches, in process: the records as the consumer hands them over ------------------
+
+def records_of(topic, events):
+    """A poll's worth of records of ``topic`` (one partition), offsets in order."""
+    from kafka import TopicPartition
+    from kafka.consumer.fetcher import ConsumerRecord
+
+    from schemas.codec import encode
+
+    out = []
+    for offset, (event, event_id) in enumerate(events):
+        enc = encode(event, source="/tests", event_id=event_id)
+        out.append(ConsumerRecord(topic, 0, 0, offset, 0, 0, enc.key, enc.value, enc.headers,
+                                  None, len(enc.key), len(enc.value), 0))
+    return {TopicPartition(topic, 0): out}
+
+
+def proposed(worker_id, vacancy_id="v1", score=0.5):
+    from schemas.events import matches as mev
+
+    return mev.MatchProposed(match_id=mev.match_id(worker_id, vacancy_id),
+                             vacancy_id=vacancy_id, worker_id=worker_id, employer_id="e1",
+                             agreement_id="am-de", destination_country="DE",
+                             isco_code="6111", score=score)
+
+
+def in_process(sessions, mapping=None):
+    return Projector(sessions=sessions, bootstrap=[], topics=[], group_id="g",
+                     projections=mapping or projections())
+
+
+def test_a_batch_applies_each_event_once(sessions):
+    """Repeats inside a batch and across batches are skipped; matches and the timeline
+    get one row per event; the offsets' batch applied again changes nothing."""
+    from services.gateway.matches.models import Match
+    from services.gateway.timeline.models import TimelineEntry
+
+    add_vacancy(sessions)
+    events = [(proposed(f"w{n}", score=n / 10), f"ev-{n}") for n in range(8)]
+    batch = records_of("circular.matches", events + events[:3])
+    p = in_process(sessions)
+    p.apply_batch(batch, None)
+    p.apply_batch(batch, None)
+    assert (p.applied, p.dead_letters) == (8, 0)
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(ProcessedEvent)) == 8
+        assert s.scalar(select(func.count()).select_from(TimelineEntry)) == 8
+        rows = s.scalars(select(Match).order_by(Match.score)).all()
+        assert [(r.worker_id, r.status, r.start_year) for r in rows] == [
+            (f"w{n}", "proposed", 2027) for n in range(8)]
+
+
+def test_a_failing_projection_dead_letters_only_its_event(sessions):
+    """A projection that raises for one event: that event is dead-lettered with nothing
+    of it kept (no match, no timeline entry, not marked processed), the others of the
+    same batch apply."""
+    from schemas.events import matches as mev
+    from services.gateway.matches.models import Match
+    from services.gateway.timeline.models import TimelineEntry
+
+    add_vacancy(sessions)
+    mapping = projections()
+    real = mapping[mev.MatchProposed]
+
+    def flaky(fold, decoded):
+        real(fold, decoded)
+        if decoded.event.worker_id == "w3":
+            raise RuntimeError("a bug")
+
+    mapping[mev.MatchProposed] = flaky
+    p = in_process(sessions, mapping)
+    p.apply_batch(records_of("circular.matches",
+                             [(proposed(f"w{n}"), f"ev-{n}") for n in range(6)]), None)
+    assert (p.applied, p.dead_letters) == (5, 1)
+    with sessions() as s:
+        assert sorted(s.scalars(select(Match.worker_id))) == ["w0", "w1", "w2", "w4", "w5"]
+        assert s.get(ProcessedEvent, "ev-3") is None
+        assert s.scalar(select(TimelineEntry.seq).where(TimelineEntry.event_id == "ev-3")) is None
+    p = in_process(sessions)  # fixed: the event is applied when it comes again
+    p.apply_batch(records_of("circular.matches", [(proposed("w3"), "ev-3")]), None)
+    assert p.applied == 1
+
+
+def test_an_event_the_database_refuses_is_dead_lettered_alone(sessions):
+    """A placement that names a match another placement has (a unique column): the
+    database refuses the chunk; its events are applied again one by one, in savepoints,
+    and only the refused one is dead-lettered (the projector does not stop on it)."""
+    from datetime import date
+
+    from schemas.events import placements as pev
+    from services.gateway.placements.models import Placement
+
+    def started(placement_id, match_id, worker_id):
+        return pev.PlacementStarted(
+            placement_id=placement_id, match_id=match_id, worker_id=worker_id,
+            vacancy_id="v1", employer_id="e1", agreement_id="am-de",
+            destination_country="DE", isco_code="6111", departure_date=date(2027, 4, 1),
+            expected_return_date=date(2027, 10, 1))
+
+    add_vacancy(sessions)
+    events = [(started("p-1", "m-1", "w1"), "ev-1"), (proposed("w9"), "ev-2"),
+              (started("p-2", "m-1", "w2"), "ev-3"), (started("p-3", "m-3", "w3"), "ev-4")]
+    p = in_process(sessions)
+    p.apply_batch(records_of("circular.placements", events), None)
+    assert (p.applied, p.dead_letters) == (3, 1)
+    with sessions() as s:
+        assert sorted(s.scalars(select(Placement.id))) == ["p-1", "p-3"]
+        assert s.get(ProcessedEvent, "ev-3") is None
+        assert s.get(ProcessedEvent, "ev-2") is not None

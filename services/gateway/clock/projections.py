@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from sqlalchemy.orm import Session
-
 from schemas.codec import Decoded
 from schemas.events.clock import ClockTicked
-from services.gateway.clock import service
+from services.gateway.clock.models import ClockState
+from services.gateway.clock.service import KEY
+from services.gateway.projections.fold import Fold
 
 
-def on_tick(session: Session, decoded: Decoded) -> None:
+def on_tick(fold: Fold, decoded: Decoded) -> None:
+    """The latest tick moves forward to the event's date, never back."""
     event = decoded.event
     assert isinstance(event, ClockTicked)
-    service.advance(db_session=session, to=event.date)
+    row = fold.get(ClockState, KEY)
+    if row is None or event.date > row["today"]:
+        fold.put(ClockState, {"name": KEY, "today": event.date})
 
 
 PROJECTIONS = {ClockTicked: on_tick}

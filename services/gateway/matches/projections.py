@@ -1,76 +1,68 @@
-"""Folding the matcher's match and quota events into ``matches`` and ``quota_usage``."""
+"""Folding the matcher's match and quota events into ``matches`` and ``quota_usage``:
+plain upserts of what each event says (no read of the row first)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-
-from sqlalchemy.orm import Session
+from typing import Any
 
 from schemas.codec import Decoded
 from schemas.events import matches as ev
 from schemas.events.matches import MatchStatus
 from services.gateway.agreements.models import QuotaUsage
 from services.gateway.matches.models import Match
+from services.gateway.projections.fold import Fold
 from services.gateway.vacancies.models import Vacancy
 
 
-def _row(session: Session, event: ev.MatchState) -> Match:
-    row = session.get(Match, event.match_id)
-    if row is None:
-        vacancy = session.get(Vacancy, event.vacancy_id)
-        row = Match(id=event.match_id, vacancy_id=event.vacancy_id, worker_id=event.worker_id,
-                    employer_id=event.employer_id, agreement_id=event.agreement_id,
-                    destination_country=event.destination_country, isco_code=event.isco_code,
-                    start_year=vacancy.start_date.year if vacancy else None,
-                    status=MatchStatus.PROPOSED.value, score=0.0, reasons=[])
-        session.add(row)
-    return row
+def _upsert(fold: Fold, event: ev.MatchState, values: dict[str, Any]) -> None:
+    """Set ``values`` on the match; a match not seen before starts as proposed."""
+    vacancy = fold.get(Vacancy, event.vacancy_id)
+    fold.upsert(Match, {"id": event.match_id, **values}, on_insert={
+        "vacancy_id": event.vacancy_id, "worker_id": event.worker_id,
+        "employer_id": event.employer_id, "agreement_id": event.agreement_id,
+        "destination_country": event.destination_country, "isco_code": event.isco_code,
+        "start_year": vacancy["start_date"].year if vacancy else None,
+        "status": MatchStatus.PROPOSED.value, "score": 0.0, "reasons": []})
 
 
 def _settle(status: MatchStatus | None, reason: Callable[[ev.MatchState], str | None]
-            ) -> Callable[[Session, Decoded], None]:
-    def apply(session: Session, decoded: Decoded) -> None:
+            ) -> Callable[[Fold, Decoded], None]:
+    def apply(fold: Fold, decoded: Decoded) -> None:
         event = decoded.event
         assert isinstance(event, ev.MatchState)
-        row = _row(session, event)
-        row.pending = None
+        values: dict[str, Any] = {"pending": None}
         if status is not None:
-            row.status = status.value
+            values["status"] = status.value
         found = reason(event)
         if found is not None or status is not None:
-            row.outcome_reason = found
+            values["outcome_reason"] = found
         if isinstance(event, ev.MatchApproved):
-            row.approved_at = decoded.envelope.time
+            values["approved_at"] = decoded.envelope.time
         if isinstance(event, ev.MatchAccepted):
-            row.accepted_at = decoded.envelope.time
-            row.contract_months = event.contract_months
-            row.return_grace_days = event.return_grace_days
-            row.reentry_cooldown_months = event.reentry_cooldown_months
+            values.update(accepted_at=decoded.envelope.time,
+                          contract_months=event.contract_months,
+                          return_grace_days=event.return_grace_days,
+                          reentry_cooldown_months=event.reentry_cooldown_months)
+        _upsert(fold, event, values)
     return apply
 
 
-def on_proposed(session: Session, decoded: Decoded) -> None:
+def on_proposed(fold: Fold, decoded: Decoded) -> None:
     event = decoded.event
     assert isinstance(event, ev.MatchProposed)
-    row = _row(session, event)
-    row.status = MatchStatus.PROPOSED.value
-    row.pending = None
-    row.outcome_reason = None
-    row.score = event.score
-    row.reasons = [r.model_dump(mode="json") for r in event.reasons]
-    row.proposed_at = decoded.envelope.time
+    _upsert(fold, event, {"status": MatchStatus.PROPOSED.value, "pending": None,
+                          "outcome_reason": None, "score": event.score,
+                          "reasons": [r.model_dump(mode="json") for r in event.reasons],
+                          "proposed_at": decoded.envelope.time})
 
 
-def on_quota(session: Session, decoded: Decoded) -> None:
+def on_quota(fold: Fold, decoded: Decoded) -> None:
     event = decoded.event
     assert isinstance(event, ev.QuotaUsageChanged)
-    row = session.get(QuotaUsage, (event.agreement_id, event.isco_code, event.year))
-    if row is None:
-        session.add(QuotaUsage(agreement_id=event.agreement_id, isco_code=event.isco_code,
-                               year=event.year, annual_quota=event.annual_quota,
-                               used=event.used))
-    else:
-        row.annual_quota, row.used = event.annual_quota, event.used
+    fold.upsert(QuotaUsage, {"agreement_id": event.agreement_id, "isco_code": event.isco_code,
+                             "year": event.year, "annual_quota": event.annual_quota,
+                             "used": event.used})
 
 
 def _reason(event: ev.MatchState) -> str | None:

@@ -14,34 +14,41 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Table, delete
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from eventbus.deadletter import dead_letter_headers, dead_letter_topic
 from schemas.codec import Decoded, DecodeError, decode
 from schemas.events.base import Event
-from services.gateway.database.core import is_transient, utcnow
+from services.gateway.database.core import Base, is_transient, utcnow
+from services.gateway.placements.models import Placement, ReturnRegistration
+from services.gateway.projections.fold import Fold, Projection
 from services.gateway.projections.models import ConsumerLag, ProcessedEvent
 from services.gateway.timeline import service as timeline
+from services.gateway.vacancies.models import Vacancy
 
 log = logging.getLogger(__name__)
 
-Projection = Callable[[Session, Decoded], None]
+__all__ = ["Item", "Outcome", "Projection", "Projector", "apply_event", "apply_events"]
+#: rows the projections read, announced by the event's attribute that holds the key
+PREFETCH: dict[str, type[Base]] = {"vacancy_id": Vacancy, "placement_id": Placement,
+                                   "return_id": ReturnRegistration}
 CONSUMER_NAME = "gateway-projector"
 LAG_EVERY_SECONDS = 5.0
 METADATA_MAX_AGE_MS = 10_000
 #: how long a batch is tried again on transient database errors before the consumer
 #: restarts (well inside kafka's max.poll.interval.ms, 300 s, so the group keeps it)
 RETRY_SECONDS = 120.0
-#: one transaction applies at most this many records, or for this long
-CHUNK_RECORDS = 200
-CHUNK_SECONDS = 0.1
+#: one transaction applies at most this many records
+CHUNK_RECORDS = 250
 CHUNK_PAUSE_SECONDS = 0.005
 RETRY_FIRST_SECONDS = 0.05
 RETRY_MAX_BACKOFF_SECONDS = 2.0
@@ -168,49 +175,65 @@ class Projector:
 
     def apply_batch(self, batch: Mapping[object, list[ConsumerRecord]],
                     producer: KafkaProducer | None) -> None:
-        """The batch in transactions of at most :data:`CHUNK_RECORDS` records or
-        :data:`CHUNK_SECONDS` (a writer holds SQLite's write lock: the API's writes
-        wait no longer than one such transaction); the records that cannot be applied
+        """The batch in transactions of at most :data:`CHUNK_RECORDS` records (a writer
+        holds SQLite's write lock: the API's writes wait no longer than one such
+        transaction), decoded before any begins; the records that cannot be applied
         go to their dead-letter topics once all committed (so a batch applied again
-        after a transient error does not send them twice). A batch applied again skips
-        what committed already (``processed_events``)."""
+        after a transient error does not send them twice). A batch applied again
+        skips what committed already (``processed_events``)."""
         dead: list[tuple[ConsumerRecord, list[tuple[str, bytes]], str]] = []
+        items: list[Item] = []
+        for record in (r for rs in batch.values() for r in rs):
+            headers = [(k, bytes(v)) for k, v in record.headers or []]
+            try:
+                decoded = decode(record.value, headers)
+            except DecodeError as exc:
+                dead.append((record, headers, exc.reason))
+                continue
+            items.append(Item(decoded, record.topic, record.partition, record.offset,
+                              record=record, headers=headers))
         applied = 0
-        records = deque(r for rs in batch.values() for r in rs)
-        while records:
-            started, count = time.monotonic(), 0
-            with self.sessions() as session:
-                while records and count < CHUNK_RECORDS and (
-                        time.monotonic() - started < CHUNK_SECONDS):
-                    applied += self._apply(session, records.popleft(), dead)
-                    count += 1
-                session.commit()
-            if records:  # let a writer waiting for the lock in (it polls every 2 ms)
+        for start in range(0, len(items), CHUNK_RECORDS):
+            if start:  # let a writer waiting for the lock in (it polls every 2 ms)
                 time.sleep(CHUNK_PAUSE_SECONDS)
+            outcome = self._apply_chunk(items[start:start + CHUNK_RECORDS])
+            applied += outcome.applied
+            for item, reason in outcome.failed:
+                dead.append((item.record, item.headers, reason))
         self.applied += applied
         for record, headers, reason in dead:
             self._dead_letter(record, headers, reason, producer)
         if producer is not None and dead:
             producer.flush(timeout=30)
 
-    def _apply(self, session: Session, record: ConsumerRecord,
-               dead: list[tuple[ConsumerRecord, list[tuple[str, bytes]], str]]) -> int:
-        headers = [(k, bytes(v)) for k, v in record.headers or []]
-        try:
-            decoded = decode(record.value, headers)
-        except DecodeError as exc:
-            dead.append((record, headers, exc.reason))
-            return 0
-        try:
-            applied = apply_event(session, decoded, self.projections, record.topic,
-                                  record.partition, record.offset)
-        except SQLAlchemyError:
-            raise
-        except Exception as exc:  # a projection bug must not stop the read models
-            log.exception("projection failed", extra={"event_id": decoded.envelope.id})
-            dead.append((record, headers, f"projection error: {exc!r}"))
-            return 0
-        return 1 if applied else 0
+    def _apply_chunk(self, chunk: list[Item]) -> Outcome:
+        """One transaction. Should the database refuse one of its rows (a constraint, a
+        value it cannot store), the chunk is applied again event by event, each in a
+        savepoint, and the events it refuses are dead-lettered."""
+        with self.sessions() as session:
+            try:
+                outcome = apply_events(session, chunk, self.projections)
+                session.commit()
+                return outcome
+            except (IntegrityError, DataError) as exc:
+                session.rollback()
+                log.warning("the database refused a chunk; applying its events one by one",
+                            extra={"error_type": type(exc).__name__, "records": len(chunk)})
+            outcome = Outcome()
+            for item in chunk:
+                try:
+                    with session.begin_nested():
+                        one = apply_events(session, [item], self.projections)
+                except (IntegrityError, DataError) as exc:
+                    reason = f"database refused: {type(exc.orig or exc).__name__}"
+                    log.warning("the database refused an event", extra={
+                        "event_id": item.decoded.envelope.id, "error_type": reason})
+                    outcome.failed.append((item, reason))
+                    continue
+                outcome.applied += one.applied
+                outcome.failed += one.failed
+            session.commit()
+            return outcome
 
     def _dead_letter(self, record: ConsumerRecord, headers: list[tuple[str, bytes]],
                      reason: str, producer: KafkaProducer | None) -> None:
@@ -227,19 +250,108 @@ class Projector:
                                                       consumer=CONSUMER_NAME))
 
 
-def apply_event(session: Session, decoded: Decoded, projections: Mapping[type[Event], Projection],
+@dataclass(frozen=True)
+class Item:
+    """An event to apply and where it was read."""
+
+    decoded: Decoded
+    topic: str
+    partition: int
+    offset: int
+    record: ConsumerRecord | None = None
+    headers: list[tuple[str, bytes]] = field(default_factory=list)
+
+
+@dataclass
+class Outcome:
+    applied: int = 0
+    failed: list[tuple[Item, str]] = field(default_factory=list)  # with the reason
+    errors: list[Exception] = field(default_factory=list)  # what the projections raised
+
+
+def apply_events(session: Session, items: Sequence[Item],
+                 projections: Mapping[type[Event], Projection]) -> Outcome:
+    """Fold ``items`` into the read models in the caller's transaction, in order, each
+    event id at most once. One statement claims the ids in ``processed_events``
+    (``INSERT ... ON CONFLICT DO NOTHING RETURNING``: the ids it returns are new; on
+    SQLite, being a write, it also takes the write lock, so what follows reads and
+    writes under it); the new events are folded in memory (a :class:`Fold`) and
+    written with a few Core statements. An event whose projection raises is dropped
+    with its claim; the others apply. Events nobody projects are skipped and not
+    recorded."""
+    todo: dict[str, tuple[Item, Projection]] = {}
+    for item in items:
+        projection = projections.get(type(item.decoded.event))
+        if projection is not None:
+            todo.setdefault(item.decoded.envelope.id, (item, projection))
+    outcome = Outcome()
+    if not todo:
+        return outcome
+    fresh = claim(session, [item for item, _ in todo.values()])
+    fold = Fold(session)
+    prefetch(fold, [item.decoded.event for eid, (item, _) in todo.items() if eid in fresh])
+    dropped = []
+    for event_id, (item, projection) in todo.items():
+        if event_id not in fresh:
+            continue
+        try:
+            with fold.event():
+                projection(fold, item.decoded)
+                timeline.note_folded(fold, item.decoded)
+        except SQLAlchemyError:
+            raise
+        except Exception as exc:  # a projection bug must not stop the read models
+            log.exception("projection failed", extra={"event_id": event_id})
+            outcome.failed.append((item, f"projection error: {exc!r}"))
+            outcome.errors.append(exc)
+            dropped.append(event_id)
+            continue
+        outcome.applied += 1
+    if dropped:
+        session.execute(delete(ProcessedEvent).where(ProcessedEvent.event_id.in_(dropped)))
+    fold.write()
+    return outcome
+
+
+def claim(session: Session, items: Sequence[Item]) -> set[str]:
+    """Record the items' event ids as processed; returns those not recorded before."""
+    table = ProcessedEvent.__table__
+    assert isinstance(table, Table)
+    insert = (postgresql.insert if session.get_bind().dialect.name == "postgresql"
+              else sqlite.insert)
+    now = utcnow()
+    stmt = insert(table).on_conflict_do_nothing(index_elements=["event_id"]).returning(
+        table.c.event_id)
+    rows = [{"event_id": i.decoded.envelope.id, "event_type": i.decoded.envelope.type,
+             "topic": i.topic, "partition": i.partition, "offset": i.offset,
+             "processed_at": now} for i in items]
+    return set(session.scalars(stmt, rows))
+
+
+def prefetch(fold: Fold, events: Sequence[Event]) -> None:
+    """Announce the rows the events' projections read, so each kind is read at once."""
+    wanted: dict[type[Base], set[str]] = {}
+    workers: set[str] = set()
+    for event in events:
+        for attribute, model in PREFETCH.items():
+            value = getattr(event, attribute, None)
+            if value is not None:
+                wanted.setdefault(model, set()).add(value)
+        worker_id = getattr(event, "worker_id", None)
+        if worker_id is not None:
+            workers.add(worker_id)
+    for model, keys in wanted.items():
+        fold.want(model, keys)
+    fold.want_workers(workers)
+
+
+def apply_event(session: Session, decoded: Decoded,
+                projections: Mapping[type[Event], Projection],
                 topic: str, partition: int, offset: int) -> bool:
-    """Fold one event into the read models, at most once per event id, in a savepoint of
-    the caller's transaction. Returns False for a repeat or an event nobody projects."""
-    projection = projections.get(type(decoded.event))
-    if projection is None:
-        return False
-    if session.get(ProcessedEvent, decoded.envelope.id) is not None:
-        return False
-    with session.begin_nested():
-        projection(session, decoded)
-        timeline.note(db_session=session, event=decoded.event, envelope=decoded.envelope)
-        session.add(ProcessedEvent(event_id=decoded.envelope.id,
-                                   event_type=decoded.envelope.type,
-                                   topic=topic, partition=partition, offset=offset))
-    return True
+    """Fold one event into the read models in the caller's transaction, at most once
+    per event id. Returns False for a repeat or an event nobody projects; raises what
+    its projection raised (then nothing of it is kept)."""
+    outcome = apply_events(session, [Item(decoded, topic, partition, offset)], projections)
+    if outcome.errors:
+        raise outcome.errors[0]
+    return outcome.applied == 1

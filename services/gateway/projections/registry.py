@@ -7,7 +7,7 @@ from schemas.topics import CLOCK, MATCHES, PLACEMENTS, QUOTA, TRIGGERS, VACANCY_
 from services.gateway.clock import projections as clock
 from services.gateway.matches import projections as matches
 from services.gateway.placements import projections as placements
-from services.gateway.projections.consumer import Projection
+from services.gateway.projections.fold import Projection
 from services.gateway.triggers import projections as triggers
 from services.gateway.vacancies import projections as vacancies
 

@@ -6,14 +6,25 @@ events that arrive after the erasure."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from schemas.codec import Decoded
 from schemas.envelope import Envelope
 from schemas.events.base import Event
 from services.gateway.privacy import pseudonymous, without_personal
+from services.gateway.projections.fold import Fold
 from services.gateway.timeline.models import TimelineEntry
 from services.gateway.workers.models import Worker, WorkerStatus
+
+
+def stored(event: Event, *, erased: bool) -> dict[str, Any]:
+    """What the timeline keeps of ``event``: no personal data; once the worker is
+    erased, only pseudonymous facts."""
+    data = without_personal(event.model_dump(mode="json"))
+    return pseudonymous(data) if erased else data
 
 
 def note(*, db_session: Session, event: Event, envelope: Envelope) -> None:
@@ -24,12 +35,23 @@ def note(*, db_session: Session, event: Event, envelope: Envelope) -> None:
     if db_session.scalar(select(TimelineEntry.seq).where(
             TimelineEntry.event_id == envelope.id)) is not None:
         return
-    data = without_personal(event.model_dump(mode="json"))
     worker = db_session.get(Worker, worker_id)
-    if worker is not None and worker.status == WorkerStatus.ERASED:
-        data = pseudonymous(data)
+    data = stored(event, erased=worker is not None and worker.status == WorkerStatus.ERASED)
     db_session.add(TimelineEntry(event_id=envelope.id, worker_id=worker_id,
                                  event_type=envelope.type, at=envelope.time, data=data))
+
+
+def note_folded(fold: Fold, decoded: Decoded) -> None:
+    """:func:`note` for the projector: the entry joins the chunk's other writes (an
+    entry with the same event id already there is left as it is)."""
+    event, envelope = decoded.event, decoded.envelope
+    worker_id = getattr(event, "worker_id", None)
+    if worker_id is None:
+        return
+    fold.insert_missing(TimelineEntry, {
+        "event_id": envelope.id, "worker_id": worker_id, "event_type": envelope.type,
+        "at": envelope.time, "data": stored(event, erased=fold.erased(worker_id))},
+        on=("event_id",))
 
 
 def erase(*, db_session: Session, worker_id: str) -> None:

@@ -4,33 +4,34 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy.orm import Session
-
 from schemas.codec import Decoded
 from schemas.events import vacancies as ev
+from services.gateway.projections.fold import Fold
 from services.gateway.vacancies.models import Vacancy
 
 log = logging.getLogger(__name__)
 
 
-def on_evaluated(session: Session, decoded: Decoded) -> None:
+def on_evaluated(fold: Fold, decoded: Decoded) -> None:
     event = decoded.event
     assert isinstance(event, ev.VacancyEvaluated)
-    row = session.get(Vacancy, event.vacancy_id)
+    row = fold.get(Vacancy, event.vacancy_id)
     if row is None:
         log.warning("verdict for an unknown vacancy", extra={"vacancy_id": event.vacancy_id})
         return
-    row.verdict = event.status.value
-    row.violations = [v.value for v in event.violations]
-    row.agreement_id = event.agreement_id
+    row["verdict"] = event.status.value
+    row["violations"] = [v.value for v in event.violations]
+    row["agreement_id"] = event.agreement_id
+    fold.put(Vacancy, row)
 
 
-def on_positions_changed(session: Session, decoded: Decoded) -> None:
+def on_positions_changed(fold: Fold, decoded: Decoded) -> None:
     event = decoded.event
     assert isinstance(event, ev.VacancyPositionsChanged)
-    row = session.get(Vacancy, event.vacancy_id)
+    row = fold.get(Vacancy, event.vacancy_id)
     if row is not None:
-        row.positions_filled = event.positions_filled
+        row["positions_filled"] = event.positions_filled
+        fold.put(Vacancy, row)
 
 
 PROJECTIONS = {
