@@ -5,16 +5,20 @@ idempotent producer, values as raw bytes decoded by ``schemas.codec``."""
 
 from __future__ import annotations
 
+import logging
+import time
 from pathlib import Path
 from typing import Any
 
 import faust
+from faust.transport.consumer import ensure_TP
 from faust.transport.drivers import TRANSPORTS
 from faust.transport.drivers import aiokafka as aiokafka_driver
 
 from eventbus.settings import KafkaSettings
 
 TRANSPORT_SCHEME = "circularkafka"
+log = logging.getLogger(__name__)
 
 
 class IdempotentProducer(aiokafka_driver.Producer):
@@ -26,25 +30,97 @@ class IdempotentProducer(aiokafka_driver.Producer):
 
 
 class Consumer(aiokafka_driver.Consumer):
-    """faust's consumer, with its list of acked offsets kept a set.
+    """faust's consumer with its choice of the offset to commit rewritten; each fault
+    below was found by the fault harness (``tests/faults``), which kills workers
+    while they process:
 
-    Around a recovery faust may hand a stream the same records twice (fetched before
-    and again after it seeks to the committed offsets; the stages drop the repeat by
-    event id). The second ack of an offset that was committed in between lands in
-    faust's acked list a second time, and faust's search for the next offset to
-    commit stops at every duplicate (robinhood/faust#625), so commits crawl and the
-    group's lag stays up for minutes. Offsets below the committed one are done, and
-    each offset counts once."""
+    1. faust removed acked offsets from its list when it *chose* them, before the
+       commit happened. A commit that then did not happen (a rebalance under way, a
+       partition being revoked) lost them for good: the committed offset stayed
+       before them, nothing could ever be committed again on that partition, and the
+       group's lag grew until a restart. Here acked offsets stay until a commit
+       moved past them.
+    2. Around a recovery faust may hand a stream the same records twice (fetched
+       before and again after it seeks to the committed offsets; the stages drop the
+       repeat by event id). An offset acked twice made faust's search stop at every
+       duplicate (robinhood/faust#625). Acked offsets are kept a set.
+    3. faust let a commit pass one unacked record at the head, and did not guard the
+       head at all when the committed offset was 0 (it stores 0 as None). Here
+       nothing is committed past a record that was not acked.
+
+    A partition whose head record has not been acked for ``STALL_RESEEK_SECONDS``
+    while later records of it were is sought back to its committed offset, so the
+    records from the head on are fetched again (the stages drop repeats by event
+    id). A record that was fetched but never reached its stream (dropped by faust
+    around a recovery or a pause of the flow) is delivered that way instead of
+    holding the partition's commits back for good."""
+
+    STALL_RESEEK_SECONDS = 15.0
+
+    def _stalls(self) -> dict[Any, tuple[int, float]]:
+        """Partitions whose head is missing: the committed offset and since when."""
+        if not hasattr(self, "_head_missing"):
+            self._head_missing: dict[Any, tuple[int, float]] = {}
+        return self._head_missing
+
+    async def perform_seek(self) -> None:
+        """Seek every assigned partition to its committed offset (faust's own, with two
+        changes): a committed offset of 0 is kept as 0, not None (which switches the
+        head check off), and a commit this process made while the seek was on its way
+        is not overwritten by the older offset the seek read."""
+        found = await self.seek_to_committed()
+        for key, offset in found.items():
+            tp = ensure_TP(key)
+            if offset is None or offset < 0:
+                self._read_offset[tp] = None
+                continue
+            self._read_offset[tp] = offset
+            current = self._committed_offset.get(tp)
+            self._committed_offset[tp] = offset if current is None else max(current, offset)
 
     def _new_offset(self, tp: Any) -> int | None:
         acked = self._acked[tp]
-        if acked:
-            committed = self._committed_offset[tp]
-            kept = sorted({o for o in acked if committed is None or o >= committed})
-            if len(kept) != len(acked):
-                acked[:] = kept
-                self._acked_index[tp] = set(kept)
-        return super()._new_offset(tp)
+        committed = self._committed_offset[tp]
+        gaps = self._gap[tp]
+        if acked and gaps:  # offsets the log does not have count as done
+            for interval in gaps.overlap(0, max(acked)):
+                acked.extend(range(interval.begin, interval.end))
+            gaps.chop(0, max(acked) + 1)
+        done = sorted({o for o in acked if committed is None or o >= committed})
+        acked[:] = done
+        self._acked_index[tp] = set(done)
+        if not done:
+            return None
+        if committed is not None and done[0] > committed:
+            self._stalls().setdefault(tp, (committed, time.monotonic()))
+            return None  # the record at the committed offset is not done yet
+        self._stalls().pop(tp, None)
+        last = done[0]
+        for offset in done[1:]:
+            if offset != last + 1:
+                break
+            last = offset
+        return last + 1  # the entries go once the commit moved past them
+
+    async def refetch_stalled(self) -> None:
+        """Seek partitions whose head went missing back to their committed offset."""
+        now = time.monotonic()
+        assigned = self.assignment()
+        for tp, (committed, since) in list(self._stalls().items()):
+            if self._committed_offset.get(tp) != committed or tp not in assigned:
+                self._stalls().pop(tp, None)
+            elif now - since > self.STALL_RESEEK_SECONDS and self.flow_active:
+                log.warning("a record was not acked while later ones were; fetching "
+                            "its partition again from it", extra={
+                                "topic": tp.topic, "partition": tp.partition,
+                                "offset": committed, "acked_after": len(self._acked[tp])})
+                try:
+                    await self.seek(tp, committed)
+                except Exception as exc:  # a rebalance took it; tried again next tick
+                    log.warning("could not seek a stalled partition",
+                                extra={"topic": tp.topic, "partition": tp.partition,
+                                       "error": type(exc).__name__})
+                self._stalls()[tp] = (committed, now)
 
 
 class Transport(aiokafka_driver.Transport):
@@ -83,4 +159,12 @@ def make_app(app_id: str, settings: KafkaSettings, *, store: str = "memory://",
         "loghandlers": [],
     }
     options.update(overrides)
-    return faust.App(app_id, **options)
+    app = faust.App(app_id, **options)
+
+    @app.timer(interval=5.0)
+    async def stalled_commits() -> None:
+        consumer = app.consumer
+        if isinstance(consumer, Consumer):
+            await consumer.refetch_stalled()
+
+    return app

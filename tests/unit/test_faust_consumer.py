@@ -1,11 +1,14 @@
-"""faust's offset bookkeeping as our stream processors run it: an offset acked twice
-(a record handed over again after a recovery's seek) or below the committed one must
-not hold commits back (robinhood/faust#625)."""
+"""faust's offset bookkeeping as our stream processors run it (eventbus.faustapp):
+which offset may be committed after which records were acked. Each case is one the
+fault harness ran into with faust's own choice."""
 
+import asyncio
 from collections import defaultdict
 
+from faust.types import TP
 from intervaltree import IntervalTree
 
+from eventbus import faustapp
 from eventbus.faustapp import Consumer
 
 
@@ -19,17 +22,76 @@ def consumer(committed, acked):
     return c
 
 
+def committed(c, offset):
+    """What faust does once a commit succeeded."""
+    c._committed_offset["tp"] = offset
+
+
+def test_a_commit_that_did_not_happen_loses_nothing():
+    c = consumer(3, [3, 4, 5])
+    assert c._new_offset("tp") == 6
+    # the commit did not happen (a rebalance): the same records are still acked
+    assert c._new_offset("tp") == 6
+    committed(c, 6)
+    assert c._new_offset("tp") is None and c._acked["tp"] == []
+
+
 def test_repeated_and_old_offsets_do_not_hold_commits_back():
     c = consumer(55, [54, 55, 55, 56, 56, 57, 58])
     assert c._new_offset("tp") == 59
-    assert c._acked["tp"] == [] and c._acked_index["tp"] == set()
+    assert c._acked["tp"] == [55, 56, 57, 58] == sorted(c._acked_index["tp"])
 
 
-def test_a_real_gap_still_stops_the_commit_where_it_is():
+def test_a_real_gap_stops_the_commit_where_it_is():
     c = consumer(10, [10, 11, 13, 14])  # 12 not done yet
     assert c._new_offset("tp") == 12
-    assert c._acked["tp"] == [13, 14]
+    committed(c, 12)
+    assert c._new_offset("tp") is None and c._acked["tp"] == [13, 14]
+
+
+def test_nothing_is_committed_past_a_head_record_not_acked():
+    assert consumer(10, [11, 12, 13])._new_offset("tp") is None  # faust would say 14
+    assert consumer(0, [1, 2])._new_offset("tp") is None  # 0 guards the head too
+
+
+def test_offsets_the_log_does_not_have_count_as_done():
+    c = consumer(10, [10, 13])
+    c._gap["tp"].addi(11, 13)  # 11 and 12 are not in the log (a compacted topic)
+    assert c._new_offset("tp") == 14
 
 
 def test_nothing_new_is_nothing_to_commit():
     assert consumer(10, [])._new_offset("tp") is None
+
+
+def test_a_partition_whose_head_went_missing_is_fetched_again_from_it(monkeypatch):
+    tp = TP("circular.workers", 1)
+    c = consumer(None, [])
+    c._committed_offset[tp], c._acked[tp], c._acked_index[tp] = 85, [87, 88], {87, 88}
+    c.flow_active = True
+    sought: list[tuple[TP, int]] = []
+
+    async def seek(partition, offset):
+        sought.append((partition, offset))
+
+    monkeypatch.setattr(c, "seek", seek, raising=False)
+    monkeypatch.setattr(c, "assignment", lambda: {tp}, raising=False)
+    clock = [1000.0]
+    monkeypatch.setattr(faustapp.time, "monotonic", lambda: clock[0])
+
+    assert c._new_offset(tp) is None  # 85 and 86 were fetched but never acked
+    asyncio.run(c.refetch_stalled())
+    assert sought == []  # a slow record gets its time
+    clock[0] += Consumer.STALL_RESEEK_SECONDS + 1
+    asyncio.run(c.refetch_stalled())
+    assert sought == [(tp, 85)]
+    asyncio.run(c.refetch_stalled())
+    assert sought == [(tp, 85)]  # not again before another wait
+
+    c._acked[tp] += [85, 86]  # delivered again and acked
+    assert c._new_offset(tp) == 89
+    committed_now = 89
+    c._committed_offset[tp] = committed_now
+    clock[0] += 100
+    asyncio.run(c.refetch_stalled())
+    assert sought == [(tp, 85)] and tp not in c._stalls()
