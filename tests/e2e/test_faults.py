@@ -35,7 +35,7 @@ def test_scenario(harness: Harness, name: str) -> None:
     summary = (f"{result.title}: lost {v.lost}, duplicated {v.duplicated}, unexpected "
                f"{v.unexpected}, state diff {v.state_diff}, inputs joined "
                f"{v.inputs_joined}/{v.inputs}, checks {result.checks}, "
-               f"examples {v.examples}")
+               f"examples {v.examples}, faults {result.outcome.faults}")
     if result.expect_failure:
         assert not v.ok, "the verifier did not catch the control run: " + summary
     else:

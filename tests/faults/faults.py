@@ -122,6 +122,7 @@ class BrokerOutage(Fault):
     token: str = ""
     read_paths: list[str] = field(default_factory=list)
     reads: dict[str, int] = field(default_factory=lambda: {"ok": 0, "failed": 0})
+    failures: dict[str, int] = field(default_factory=dict)  # why reads failed, counted
     _thread: threading.Thread | None = None
 
     def strike(self) -> dict[str, Any]:
@@ -140,10 +141,13 @@ class BrokerOutage(Fault):
             while time.monotonic() - started < self.seconds:
                 path = self.read_paths[n % len(self.read_paths)]
                 try:
-                    ok = client.get(path).status_code == 200
-                except httpx.HTTPError:
-                    ok = False
-                self.reads["ok" if ok else "failed"] += 1
+                    status = client.get(path).status_code
+                    why = "" if status == 200 else f"{path.split('?')[0]} answered {status}"
+                except httpx.HTTPError as exc:
+                    why = f"{path.split('?')[0]}: {type(exc).__name__}"
+                self.reads["failed" if why else "ok"] += 1
+                if why:
+                    self.failures[why] = self.failures.get(why, 0) + 1
                 n += 1
                 time.sleep(0.1)
         self.broker.start()
@@ -155,6 +159,7 @@ class BrokerOutage(Fault):
 
     def report(self) -> dict[str, Any]:
         return super().report() | {"reads_during_outage": dict(self.reads),
+                                   "failed_reads": dict(self.failures),
                                    "outage_seconds": self.seconds}
 
 

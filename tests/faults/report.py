@@ -75,7 +75,7 @@ def _details(r: dict[str, Any]) -> list[str]:
     if "reads_during_outage" in f:
         reads = f["reads_during_outage"]
         out.append(f"- reads during the outage: {reads['ok']} answered 200, "
-                   f"{reads['failed']} failed")
+                   f"{reads['failed']} failed {f.get('failed_reads') or ''}")
     if r["http"]:
         h = r["http"]
         out.append(f"- HTTP writes: {h['calls']:,}, statuses {h['statuses']}, sent again "
