@@ -48,12 +48,21 @@ class Consumer(aiokafka_driver.Consumer):
        head at all when the committed offset was 0 (it stores 0 as None). Here
        nothing is committed past a record that was not acked.
 
+    4. A batch fetched before a partition was sought (a recovery seeks every
+       partition to its committed offset) was still handed to the streams after the
+       seek; its records moved faust's read offset past the ones the seek was to
+       fetch again, and faust dropped those as already read. A record dropped while
+       the flow was paused was so never delivered at all. Here records of a batch
+       fetched before their partition's last seek are left out: they come again,
+       in order, from where the seek went.
+
     A partition whose head record has not been acked for ``STALL_RESEEK_SECONDS``
     while later records of it were is sought back to its committed offset, so the
     records from the head on are fetched again (the stages drop repeats by event
     id). A record that was fetched but never reached its stream (dropped by faust
     around a recovery or a pause of the flow) is delivered that way instead of
-    holding the partition's commits back for good."""
+    holding the partition's commits back for good; it should not happen any more
+    (see 4), so it is logged as an error."""
 
     STALL_RESEEK_SECONDS = 15.0
 
@@ -62,6 +71,44 @@ class Consumer(aiokafka_driver.Consumer):
         if not hasattr(self, "_head_missing"):
             self._head_missing: dict[Any, tuple[int, float]] = {}
         return self._head_missing
+
+    def _seeks(self) -> dict[Any, int]:
+        """For each partition, the number of the last seek of it."""
+        if not hasattr(self, "_sought"):
+            self._sought: dict[Any, int] = {}
+            self._seek_count = 0
+            self._batch_stamp = 0
+        return self._sought
+
+    def _mark_sought(self, tps: Any) -> None:
+        sought = self._seeks()
+        self._seek_count += 1
+        for tp in tps:
+            sought[ensure_TP(tp)] = self._seek_count
+
+    async def seek_to_committed(self) -> Any:
+        self._mark_sought(self.assignment())
+        return await super().seek_to_committed()
+
+    async def _seek(self, partition: Any, offset: int) -> None:
+        self._mark_sought([partition])
+        await super()._seek(partition, offset)
+
+    async def _getmany(self, active_partitions: Any, timeout: float) -> Any:
+        self._seeks()
+        stamp = self._seek_count  # batches fetched from now on follow every seek so far
+        records = await super()._getmany(active_partitions, timeout)
+        self._batch_stamp = stamp
+        return records
+
+    async def getmany(self, timeout: float) -> Any:
+        """faust's, without the records of a batch fetched before their partition was
+        last sought (they come again from where the seek went)."""
+        sought = self._seeks()
+        async for tp, message in super().getmany(timeout):
+            if sought.get(tp, 0) > self._batch_stamp:
+                continue
+            yield tp, message
 
     async def perform_seek(self) -> None:
         """Seek every assigned partition to its committed offset (faust's own, with two
@@ -110,7 +157,7 @@ class Consumer(aiokafka_driver.Consumer):
             if self._committed_offset.get(tp) != committed or tp not in assigned:
                 self._stalls().pop(tp, None)
             elif now - since > self.STALL_RESEEK_SECONDS and self.flow_active:
-                log.warning("a record was not acked while later ones were; fetching "
+                log.error("a record was not acked while later ones were; fetching "
                             "its partition again from it", extra={
                                 "topic": tp.topic, "partition": tp.partition,
                                 "offset": committed, "acked_after": len(self._acked[tp])})

@@ -95,3 +95,40 @@ def test_a_partition_whose_head_went_missing_is_fetched_again_from_it(monkeypatc
     clock[0] += 100
     asyncio.run(c.refetch_stalled())
     assert sought == [(tp, 85)] and tp not in c._stalls()
+
+
+def test_records_fetched_before_their_partition_was_sought_are_left_out(monkeypatch):
+    from faust.transport import consumer as faust_consumer
+
+    sought, other = TP("circular.workers", 1), TP("circular.workers", 2)
+    fetches = [
+        # a recovery seeks partition 1 back to 85 while this fetch is on its way
+        ("seek", {sought: [100, 101], other: [7]}),
+        ("", {sought: [85, 86], other: [8]}),  # fetched after the seek
+    ]
+
+    async def fetch(self, active_partitions, timeout):
+        seek, records = fetches.pop(0)
+        if seek:
+            await self._seek(sought, 85)
+        return records
+
+    async def seek(self, partition, offset):
+        pass
+
+    async def faust_getmany(self, timeout):  # faust's: one fetch, then its records
+        records = await self._getmany(active_partitions=None, timeout=timeout)
+        for tp, offsets in records.items():
+            for offset in offsets:
+                yield tp, offset
+
+    monkeypatch.setattr(faust_consumer.ThreadDelegateConsumer, "_getmany", fetch)
+    monkeypatch.setattr(faust_consumer.ThreadDelegateConsumer, "_seek", seek)
+    monkeypatch.setattr(faust_consumer.Consumer, "getmany", faust_getmany)
+    c = Consumer.__new__(Consumer)
+
+    async def batch():
+        return [(tp.partition, offset) async for tp, offset in c.getmany(1.0)]
+
+    assert asyncio.run(batch()) == [(2, 7)]  # 100 and 101 would have hidden 85 on
+    assert asyncio.run(batch()) == [(1, 85), (1, 86), (2, 8)]
