@@ -58,6 +58,7 @@ from eventbus.admin import ensure_topics
 from schemas.topics import MATCHER_APP, TRACKER_APP, VACANCIES, catalogue
 from services.gateway.database.migrate import upgrade
 from services.gateway.settings import GatewaySettings
+from tests.bench.measure import write_results
 from tests.support.brokers import session_broker
 from tests.support.processes import ServiceProcess, wait_for
 from tests.support.system import System
@@ -700,10 +701,7 @@ def main(argv: list[str] | None = None) -> int:
         prefix = f"benchgw{uuid.uuid4().hex[:6]}."
         results = {"command": command.strip(), "broker": broker.kind, "cpus": os.cpu_count(),
                    **run(args, broker.bootstrap, prefix, Path(tmp))}
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2))
-    print(json.dumps(results, indent=2))
+    write_results(args.out, results)
     return 0
 
 

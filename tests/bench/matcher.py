@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import statistics
 import sys
 import tempfile
@@ -38,7 +37,7 @@ from schemas.topics import AGREEMENTS, EMPLOYERS, MATCHES, VACANCIES, WORKERS, c
 from services.matcher.domain.candidates import MarketIndex, naive_best
 from services.matcher.domain.views import VacancyView, WorkerView
 from tests.bench.baseline import bare_consume, produce
-from tests.bench.measure import group_lag, peak_rss_mib, records, rss_mib
+from tests.bench.measure import group_lag, peak_rss_mib, records, rss_mib, write_results
 from tests.bench.roster import Roster
 from tests.support.brokers import session_broker
 from tests.support.processes import ServiceProcess
@@ -219,10 +218,7 @@ def main(argv: list[str] | None = None) -> int:
                              "per_100k_workers_mib": (peak - tp["idle_rss_mib"])
                              * 100_000 / args.workers}
         matcher.stop()
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2))
-    print(json.dumps(results, indent=2))
+    write_results(args.out, results)
     return 0
 
 

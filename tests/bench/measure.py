@@ -3,7 +3,9 @@ events as records."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer
 from kafka.errors import KafkaError
@@ -55,3 +57,11 @@ def peak_rss_mib(pid: int) -> float:
 
 def rss_mib(pid: int) -> float:
     return _status(pid, "VmRSS:")
+
+
+def write_results(out: str | Path, results: dict[str, Any]) -> None:
+    """A benchmark's figures into ``out`` (read by ``tests.bench.report``) and stdout."""
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))

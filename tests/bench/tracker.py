@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import random
 import sys
 import tempfile
@@ -33,7 +32,7 @@ from schemas.events.base import Event
 from schemas.events.clock import ClockTicked, TickSource
 from schemas.topics import CLOCK, MATCHES, MOVEMENTS, PLACEMENTS, TRIGGERS, catalogue
 from tests.bench.baseline import bare_consume, produce
-from tests.bench.measure import group_lag, peak_rss_mib, records
+from tests.bench.measure import group_lag, peak_rss_mib, records, write_results
 from tests.support.brokers import session_broker
 from tests.support.kafka import read_all
 from tests.support.processes import ServiceProcess
@@ -126,10 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         assert tracker.proc is not None
         results["memory"] = {"peak_rss_mib": peak_rss_mib(tracker.proc.pid)}
         tracker.stop()
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2))
-    print(json.dumps(results, indent=2))
+    write_results(args.out, results)
     return 0
 
 
