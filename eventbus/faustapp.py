@@ -51,10 +51,17 @@ class Consumer(aiokafka_driver.Consumer):
     4. A batch fetched before a partition was sought (a recovery seeks every
        partition to its committed offset) was still handed to the streams after the
        seek; its records moved faust's read offset past the ones the seek was to
-       fetch again, and faust dropped those as already read. A record dropped while
-       the flow was paused was so never delivered at all. Here records of a batch
-       fetched before their partition's last seek are left out: they come again,
-       in order, from where the seek went.
+       fetch again, and faust dropped those as already read (or, had they been let
+       through, they would have been processed out of order). Here, after a seek to
+       offset X, a partition's records are let through from X on, each following
+       the last; a record further on from a batch fetched before the seek is left
+       out, as it comes again, in order, from X. A batch fetched after the seek is
+       let through whole (a real gap in the log is not waited for).
+
+    5. faust acks a record its stream skips because it was fetched in an earlier
+       generation of the group, so a commit could pass a record nobody processed.
+       Here the ack of a record of an earlier generation does not count (the record
+       comes again from the committed offset the rebalance sought).
 
     A partition whose head record has not been acked for ``STALL_RESEEK_SECONDS``
     while later records of it were is sought back to its committed offset, so the
@@ -73,42 +80,67 @@ class Consumer(aiokafka_driver.Consumer):
         return self._head_missing
 
     def _seeks(self) -> dict[Any, int]:
-        """For each partition, the number of the last seek of it."""
+        """For each partition, the number of its last seek."""
         if not hasattr(self, "_sought"):
             self._sought: dict[Any, int] = {}
+            self._expected: dict[Any, int | None] = {}
             self._seek_count = 0
             self._batch_stamp = 0
         return self._sought
 
-    def _mark_sought(self, tps: Any) -> None:
+    def _mark_sought(self, tps: Any, offset: int | None) -> None:
+        """``tps`` are being sought to ``offset`` (-1: not known yet, nothing of them is
+        let through from a batch fetched before)."""
         sought = self._seeks()
         self._seek_count += 1
         for tp in tps:
             sought[ensure_TP(tp)] = self._seek_count
+            self._expected[ensure_TP(tp)] = offset
 
     async def seek_to_committed(self) -> Any:
-        self._mark_sought(self.assignment())
-        return await super().seek_to_committed()
+        self._mark_sought(self.assignment(), -1)
+        found = await super().seek_to_committed()
+        for tp, offset in found.items():
+            known = offset is not None and offset >= 0
+            self._expected[ensure_TP(tp)] = offset if known else None
+        return found
 
     async def _seek(self, partition: Any, offset: int) -> None:
-        self._mark_sought([partition])
+        self._mark_sought([partition], offset)
         await super()._seek(partition, offset)
+
+    async def seek_wait(self, partitions: Any) -> None:
+        """The recovery's seeks of changelogs: their records are let through as faust
+        lets them (compacted logs have gaps)."""
+        self._seeks()
+        for tp in partitions:
+            self._expected[ensure_TP(tp)] = None
+        await super().seek_wait(partitions)
 
     async def _getmany(self, active_partitions: Any, timeout: float) -> Any:
         self._seeks()
-        stamp = self._seek_count  # batches fetched from now on follow every seek so far
+        stamp = self._seek_count  # a fetch that starts now follows every seek so far
         records = await super()._getmany(active_partitions, timeout)
         self._batch_stamp = stamp
         return records
 
+    def _let_through(self, tp: Any, offset: int) -> bool:
+        expected = self._expected.get(tp)
+        if expected is not None and offset != expected:
+            if offset < expected:
+                return False  # had already come
+            if self._sought.get(tp, 0) > self._batch_stamp:
+                return False  # fetched before the seek; it comes again after ``expected``
+        self._expected[tp] = offset + 1
+        return True
+
     async def getmany(self, timeout: float) -> Any:
-        """faust's, without the records of a batch fetched before their partition was
-        last sought (they come again from where the seek went)."""
-        sought = self._seeks()
+        """faust's, with each partition's records let through in order after a seek."""
+        self._seeks()
+        acked = self.app.topics.acks_enabled_for
         async for tp, message in super().getmany(timeout):
-            if sought.get(tp, 0) > self._batch_stamp:
-                continue
-            yield tp, message
+            if not acked(tp.topic) or self._let_through(tp, message.offset):
+                yield tp, message
 
     async def perform_seek(self) -> None:
         """Seek every assigned partition to its committed offset (faust's own, with two
@@ -124,6 +156,11 @@ class Consumer(aiokafka_driver.Consumer):
             self._read_offset[tp] = offset
             current = self._committed_offset.get(tp)
             self._committed_offset[tp] = offset if current is None else max(current, offset)
+
+    def ack(self, message: Any) -> bool:
+        if message.generation_id != self.app.consumer_generation_id:
+            return False
+        return bool(super().ack(message))
 
     def _new_offset(self, tp: Any) -> int | None:
         acked = self._acked[tp]

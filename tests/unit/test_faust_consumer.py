@@ -97,20 +97,27 @@ def test_a_partition_whose_head_went_missing_is_fetched_again_from_it(monkeypatc
     assert sought == [(tp, 85)] and tp not in c._stalls()
 
 
-def test_records_fetched_before_their_partition_was_sought_are_left_out(monkeypatch):
+def test_after_a_seek_a_partition_s_records_come_in_order_from_where_it_went(monkeypatch):
+    from types import SimpleNamespace
+
     from faust.transport import consumer as faust_consumer
 
     sought, other = TP("circular.workers", 1), TP("circular.workers", 2)
     fetches = [
-        # a recovery seeks partition 1 back to 85 while this fetch is on its way
+        ("", {sought: [99], other: [6]}),
+        # a recovery seeks partition 1 back to 85 while this fetch is on its way;
+        # 100 and 101 were fetched before it
         ("seek", {sought: [100, 101], other: [7]}),
         ("", {sought: [85, 86], other: [8]}),  # fetched after the seek
+        ("", {sought: [87, 90]}),  # a gap in a batch fetched after the seek stays
+        # fetched before a second seek, to 91, but already from there (a race)
+        ("seek", {sought: [91, 92]}),
     ]
 
     async def fetch(self, active_partitions, timeout):
         seek, records = fetches.pop(0)
         if seek:
-            await self._seek(sought, 85)
+            await self._seek(sought, 85 if len(fetches) > 2 else 91)
         return records
 
     async def seek(self, partition, offset):
@@ -120,15 +127,41 @@ def test_records_fetched_before_their_partition_was_sought_are_left_out(monkeypa
         records = await self._getmany(active_partitions=None, timeout=timeout)
         for tp, offsets in records.items():
             for offset in offsets:
-                yield tp, offset
+                yield tp, SimpleNamespace(offset=offset)
 
     monkeypatch.setattr(faust_consumer.ThreadDelegateConsumer, "_getmany", fetch)
     monkeypatch.setattr(faust_consumer.ThreadDelegateConsumer, "_seek", seek)
     monkeypatch.setattr(faust_consumer.Consumer, "getmany", faust_getmany)
     c = Consumer.__new__(Consumer)
+    c.app = SimpleNamespace(topics=SimpleNamespace(acks_enabled_for=lambda topic: True))
 
     async def batch():
-        return [(tp.partition, offset) async for tp, offset in c.getmany(1.0)]
+        return [(tp.partition, m.offset) async for tp, m in c.getmany(1.0)]
 
+    assert asyncio.run(batch()) == [(1, 99), (2, 6)]
     assert asyncio.run(batch()) == [(2, 7)]  # 100 and 101 would have hidden 85 on
     assert asyncio.run(batch()) == [(1, 85), (1, 86), (2, 8)]
+    assert asyncio.run(batch()) == [(1, 87), (1, 90)]
+    assert asyncio.run(batch()) == [(1, 91), (1, 92)]
+
+
+def test_the_ack_of_a_record_fetched_before_a_rebalance_does_not_count(monkeypatch):
+    from types import SimpleNamespace
+
+    from faust.types import Message
+
+    tp = TP("circular.workers", 1)
+    c = consumer(None, [])
+    c._committed_offset[tp] = 10
+    c.app = SimpleNamespace(consumer_generation_id=3, topics=SimpleNamespace(
+        acks_enabled_for=lambda topic: True))
+    c._unacked_messages, c._n_acked, c._waiting_for_ack = set(), 0, None
+
+    def record(offset, generation):
+        return Message(tp.topic, tp.partition, offset, 0.0, 0, {}, b"k", b"v", None,
+                       tp=tp, generation_id=generation)
+
+    assert not c.ack(record(10, generation=2))  # skipped by its stream, not processed
+    assert c._new_offset(tp) is None
+    assert c.ack(record(10, generation=3))
+    assert c._new_offset(tp) == 11
