@@ -64,7 +64,8 @@ class Consumer(aiokafka_driver.Consumer):
        comes again from the committed offset the rebalance sought).
 
     A partition whose head record has not been acked for ``STALL_RESEEK_SECONDS``
-    while later records of it were is sought back to its committed offset, so the
+    while later records of it were (or for ``STALL_IDLE_SECONDS`` while the log has
+    records past it and none was acked) is sought back to its committed offset, so the
     records from the head on are fetched again (the stages drop repeats by event
     id). A record that was fetched but never reached its stream (dropped by faust
     around a recovery or a pause of the flow) is delivered that way instead of
@@ -72,6 +73,7 @@ class Consumer(aiokafka_driver.Consumer):
     (see 4), so it is logged as an error."""
 
     STALL_RESEEK_SECONDS = 15.0
+    STALL_IDLE_SECONDS = 30.0
 
     def _stalls(self) -> dict[Any, tuple[int, float]]:
         """Partitions whose head is missing: the committed offset and since when."""
@@ -186,18 +188,41 @@ class Consumer(aiokafka_driver.Consumer):
             last = offset
         return last + 1  # the entries go once the commit moved past them
 
+    def _watch_idle(self, assigned: Any, now: float) -> None:
+        """Partitions with records past the committed offset and none of them acked
+        for ``STALL_IDLE_SECONDS`` count as stalled too (their records were fetched
+        and lost before they reached a stream, so no later ack shows it)."""
+        if not hasattr(self, "_idle"):
+            self._idle: dict[Any, tuple[int, float]] = {}
+        for tp in assigned:
+            committed = self._committed_offset.get(tp)
+            try:
+                end = self.highwater(tp) if self.app.topics.acks_enabled_for(tp.topic) \
+                    else None
+            except Exception:  # not fetched yet, or a rebalance took it
+                end = None
+            if committed is None or not end or end <= committed or self._acked[tp]:
+                self._idle.pop(tp, None)
+                continue
+            seen, since = self._idle.setdefault(tp, (committed, now))
+            if seen != committed:
+                self._idle[tp] = (committed, now)
+            elif now - since > self.STALL_IDLE_SECONDS and tp not in self._stalls():
+                self._stalls()[tp] = (committed, since)
+
     async def refetch_stalled(self) -> None:
         """Seek partitions whose head went missing back to their committed offset."""
         now = time.monotonic()
         assigned = self.assignment()
+        self._watch_idle(assigned, now)
         for tp, (committed, since) in list(self._stalls().items()):
             if self._committed_offset.get(tp) != committed or tp not in assigned:
                 self._stalls().pop(tp, None)
             elif now - since > self.STALL_RESEEK_SECONDS and self.flow_active:
-                log.error("a record was not acked while later ones were; fetching "
-                            "its partition again from it", extra={
-                                "topic": tp.topic, "partition": tp.partition,
-                                "offset": committed, "acked_after": len(self._acked[tp])})
+                log.error("a partition's record at its committed offset was not acked "
+                          "for a while; fetching the partition again from it", extra={
+                              "topic": tp.topic, "partition": tp.partition,
+                              "offset": committed, "acked_after": len(self._acked[tp])})
                 try:
                     await self.seek(tp, committed)
                 except Exception as exc:  # a rebalance took it; tried again next tick

@@ -165,3 +165,31 @@ def test_the_ack_of_a_record_fetched_before_a_rebalance_does_not_count(monkeypat
     assert c._new_offset(tp) is None
     assert c.ack(record(10, generation=3))
     assert c._new_offset(tp) == 11
+
+
+def test_a_partition_with_records_none_of_which_is_acked_is_fetched_again(monkeypatch):
+    from types import SimpleNamespace
+
+    tp = TP("circular.agreements-broadcast", 0)
+    c = consumer(None, [])
+    c._committed_offset[tp] = 11
+    c.flow_active = True
+    c.app = SimpleNamespace(topics=SimpleNamespace(acks_enabled_for=lambda topic: True))
+    sought: list[tuple[TP, int]] = []
+
+    async def seek(partition, offset):
+        sought.append((partition, offset))
+
+    monkeypatch.setattr(c, "seek", seek, raising=False)
+    monkeypatch.setattr(c, "assignment", lambda: {tp}, raising=False)
+    monkeypatch.setattr(c, "highwater", lambda tp: 22, raising=False)
+    clock = [1000.0]
+    monkeypatch.setattr(faustapp.time, "monotonic", lambda: clock[0])
+
+    asyncio.run(c.refetch_stalled())
+    clock[0] += Consumer.STALL_IDLE_SECONDS - 1
+    asyncio.run(c.refetch_stalled())
+    assert sought == []  # records on their way get their time
+    clock[0] += 2
+    asyncio.run(c.refetch_stalled())
+    assert sought == [(tp, 11)]
