@@ -127,8 +127,8 @@ class BrokerOutage(Fault):
 
     def strike(self) -> dict[str, Any]:
         assert self.broker is not None
-        started = time.monotonic()
         self.broker.stop()
+        started = time.monotonic()  # the outage counts from when the broker is down
         self._thread = threading.Thread(target=self._outage, args=(started,), daemon=True)
         self._thread.start()
         return {"broker_stopped": True}
