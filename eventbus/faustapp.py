@@ -75,28 +75,27 @@ class Consumer(aiokafka_driver.Consumer):
     STALL_RESEEK_SECONDS = 15.0
     STALL_IDLE_SECONDS = 30.0
 
-    def _stalls(self) -> dict[Any, tuple[int, float]]:
-        """Partitions whose head is missing: the committed offset and since when."""
-        if not hasattr(self, "_head_missing"):
-            self._head_missing: dict[Any, tuple[int, float]] = {}
-        return self._head_missing
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._track_seeks()
 
-    def _seeks(self) -> dict[Any, int]:
-        """For each partition, the number of its last seek."""
-        if not hasattr(self, "_sought"):
-            self._sought: dict[Any, int] = {}
-            self._expected: dict[Any, int | None] = {}
-            self._seek_count = 0
-            self._batch_stamp = 0
-        return self._sought
+    def _track_seeks(self) -> None:
+        """Our own bookkeeping, per partition: since when its head is missing (the
+        committed offset, a time), since when it has records and no ack, the number
+        of its last seek, and the offset its next record must have."""
+        self._head_missing: dict[Any, tuple[int, float]] = {}
+        self._idle: dict[Any, tuple[int, float]] = {}
+        self._sought: dict[Any, int] = {}
+        self._expected: dict[Any, int | None] = {}
+        self._seek_count = 0
+        self._batch_stamp = 0
 
     def _mark_sought(self, tps: Any, offset: int | None) -> None:
         """``tps`` are being sought to ``offset`` (-1: not known yet, nothing of them is
         let through from a batch fetched before)."""
-        sought = self._seeks()
         self._seek_count += 1
         for tp in tps:
-            sought[ensure_TP(tp)] = self._seek_count
+            self._sought[ensure_TP(tp)] = self._seek_count
             self._expected[ensure_TP(tp)] = offset
 
     async def seek_to_committed(self) -> Any:
@@ -114,13 +113,11 @@ class Consumer(aiokafka_driver.Consumer):
     async def seek_wait(self, partitions: Any) -> None:
         """The recovery's seeks of changelogs: their records are let through as faust
         lets them (compacted logs have gaps)."""
-        self._seeks()
         for tp in partitions:
             self._expected[ensure_TP(tp)] = None
         await super().seek_wait(partitions)
 
     async def _getmany(self, active_partitions: Any, timeout: float) -> Any:
-        self._seeks()
         stamp = self._seek_count  # a fetch that starts now follows every seek so far
         records = await super()._getmany(active_partitions, timeout)
         self._batch_stamp = stamp
@@ -138,7 +135,6 @@ class Consumer(aiokafka_driver.Consumer):
 
     async def getmany(self, timeout: float) -> Any:
         """faust's, with each partition's records let through in order after a seek."""
-        self._seeks()
         acked = self.app.topics.acks_enabled_for
         async for tp, message in super().getmany(timeout):
             if not acked(tp.topic) or self._let_through(tp, message.offset):
@@ -178,9 +174,9 @@ class Consumer(aiokafka_driver.Consumer):
         if not done:
             return None
         if committed is not None and done[0] > committed:
-            self._stalls().setdefault(tp, (committed, time.monotonic()))
+            self._head_missing.setdefault(tp, (committed, time.monotonic()))
             return None  # the record at the committed offset is not done yet
-        self._stalls().pop(tp, None)
+        self._head_missing.pop(tp, None)
         last = done[0]
         for offset in done[1:]:
             if offset != last + 1:
@@ -192,8 +188,6 @@ class Consumer(aiokafka_driver.Consumer):
         """Partitions with records past the committed offset and none of them acked
         for ``STALL_IDLE_SECONDS`` count as stalled too (their records were fetched
         and lost before they reached a stream, so no later ack shows it)."""
-        if not hasattr(self, "_idle"):
-            self._idle: dict[Any, tuple[int, float]] = {}
         for tp in assigned:
             committed = self._committed_offset.get(tp)
             try:
@@ -207,17 +201,17 @@ class Consumer(aiokafka_driver.Consumer):
             seen, since = self._idle.setdefault(tp, (committed, now))
             if seen != committed:
                 self._idle[tp] = (committed, now)
-            elif now - since > self.STALL_IDLE_SECONDS and tp not in self._stalls():
-                self._stalls()[tp] = (committed, since)
+            elif now - since > self.STALL_IDLE_SECONDS and tp not in self._head_missing:
+                self._head_missing[tp] = (committed, since)
 
     async def refetch_stalled(self) -> None:
         """Seek partitions whose head went missing back to their committed offset."""
         now = time.monotonic()
         assigned = self.assignment()
         self._watch_idle(assigned, now)
-        for tp, (committed, since) in list(self._stalls().items()):
+        for tp, (committed, since) in list(self._head_missing.items()):
             if self._committed_offset.get(tp) != committed or tp not in assigned:
-                self._stalls().pop(tp, None)
+                self._head_missing.pop(tp, None)
             elif now - since > self.STALL_RESEEK_SECONDS and self.flow_active:
                 log.error("a partition's record at its committed offset was not acked "
                           "for a while; fetching the partition again from it", extra={
@@ -229,7 +223,7 @@ class Consumer(aiokafka_driver.Consumer):
                     log.warning("could not seek a stalled partition",
                                 extra={"topic": tp.topic, "partition": tp.partition,
                                        "error": type(exc).__name__})
-                self._stalls()[tp] = (committed, now)
+                self._head_missing[tp] = (committed, now)
 
 
 class Transport(aiokafka_driver.Transport):

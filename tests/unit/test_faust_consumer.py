@@ -14,6 +14,7 @@ from eventbus.faustapp import Consumer
 
 def consumer(committed, acked):
     c = Consumer.__new__(Consumer)  # only the bookkeeping, no connection
+    c._track_seeks()
     c._acked, c._acked_index = defaultdict(list), defaultdict(set)
     c._gap, c._committed_offset = defaultdict(IntervalTree), defaultdict(lambda: None)
     c._committed_offset["tp"] = committed
@@ -94,7 +95,7 @@ def test_a_partition_whose_head_went_missing_is_fetched_again_from_it(monkeypatc
     c._committed_offset[tp] = committed_now
     clock[0] += 100
     asyncio.run(c.refetch_stalled())
-    assert sought == [(tp, 85)] and tp not in c._stalls()
+    assert sought == [(tp, 85)] and tp not in c._head_missing
 
 
 def test_after_a_seek_a_partition_s_records_come_in_order_from_where_it_went(monkeypatch):
@@ -133,6 +134,7 @@ def test_after_a_seek_a_partition_s_records_come_in_order_from_where_it_went(mon
     monkeypatch.setattr(faust_consumer.ThreadDelegateConsumer, "_seek", seek)
     monkeypatch.setattr(faust_consumer.Consumer, "getmany", faust_getmany)
     c = Consumer.__new__(Consumer)
+    c._track_seeks()
     c.app = SimpleNamespace(topics=SimpleNamespace(acks_enabled_for=lambda topic: True))
 
     async def batch():
