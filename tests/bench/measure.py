@@ -63,5 +63,6 @@ def write_results(out: str | Path, results: dict[str, Any]) -> None:
     """A benchmark's figures into ``out`` (read by ``tests.bench.report``) and stdout."""
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=2))
-    print(json.dumps(results, indent=2))
+    text = json.dumps(results, indent=2)
+    path.write_text(text)
+    print(text)
