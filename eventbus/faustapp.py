@@ -59,9 +59,13 @@ class Consumer(aiokafka_driver.Consumer):
        let through whole (a real gap in the log is not waited for).
 
     5. faust acks a record its stream skips because it was fetched in an earlier
-       generation of the group, so a commit could pass a record nobody processed.
-       Here the ack of a record of an earlier generation does not count (the record
-       comes again from the committed offset the rebalance sought).
+       generation of the group, or because the flow was stopped (a rebalance began),
+       so a commit could pass a record nobody processed. Here neither ack counts: the
+       ack of a record of an earlier generation, nor any ack while the flow is
+       stopped (every stop of the flow ends in a seek to the committed offsets, from
+       which such records come again). It also keeps the acks of partitions being
+       revoked out of the bookkeeping (faust clears it for them, then kept retrying
+       commits the new owner's group refuses).
 
     A partition whose head record has not been acked for ``STALL_RESEEK_SECONDS``
     while later records of it were (or for ``STALL_IDLE_SECONDS`` while the log has
@@ -156,7 +160,9 @@ class Consumer(aiokafka_driver.Consumer):
             self._committed_offset[tp] = offset if current is None else max(current, offset)
 
     def ack(self, message: Any) -> bool:
-        if message.generation_id != self.app.consumer_generation_id:
+        app = self.app
+        if message.generation_id != app.consumer_generation_id \
+                or not app.flow_control.is_active():
             return False
         return bool(super().ack(message))
 

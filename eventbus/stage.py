@@ -216,6 +216,7 @@ class StageStats:
     outputs: int = 0
     resent: int = 0
     batches: int = 0
+    stale: int = 0
 
 
 @dataclass
@@ -268,9 +269,16 @@ class Stage:
         await self.process_batch([event])
 
     async def process_batch(self, events: list[EventT]) -> None:
+        generation = self.app.consumer_generation_id
+        current = [e for e in events if e.message.generation_id == generation]
+        if len(current) < len(events):
+            self._left_stale(len(events) - len(current))
         batches: dict[int, _PartitionBatch] = {}
-        for event in events:
+        for event in current:
             await self._handle(event, batches)
+        if self.app.consumer_generation_id != generation:
+            self._abandon(batches)  # a rebalance came while a dead letter was sent
+            return
         now = time.time()
         for partition, batch in batches.items():
             if self.after_batch is not None and batch.ids:
@@ -281,6 +289,24 @@ class Stage:
         for partition, batch in batches.items():
             for key, records in self._chunks(partition, batch):
                 await self._publish(key, partition, records)
+
+    def _left_stale(self, count: int) -> None:
+        """Records fetched before the latest rebalance are not handled: their partition
+        may have moved to another worker, and this one's table no longer holds its
+        state (handled on it, they would write what an empty state decides, and mark
+        themselves done, into the changelog the new owner recovers from). They come
+        again from the committed offset, to whichever worker owns them now."""
+        self.stats.stale += count
+        log.info("left records fetched before a rebalance; they are delivered again",
+                 extra={"stage": self.name, "records": count})
+
+    def _abandon(self, batches: dict[int, _PartitionBatch]) -> None:
+        """Undo a batch a rebalance overtook: nothing of it is written or published."""
+        self._left_stale(sum(len(b.ids) for b in batches.values()))
+        for partition, batch in batches.items():
+            batch.tx.rollback()
+            for event_id in batch.ids:
+                self._seen.pop(f"{partition}:{event_id}", None)
 
     async def _handle(self, event: EventT, batches: dict[int, _PartitionBatch]) -> None:
         msg = event.message

@@ -139,6 +139,7 @@ class _Message:
     partition: int
     offset: int
     headers: list[tuple[str, bytes]]
+    generation_id: int = 1
 
 
 @dataclass
@@ -177,6 +178,7 @@ class _Table:
 @dataclass
 class _App:
     producer: _Producer = field(default_factory=_Producer)
+    consumer_generation_id: int = 1
 
 
 def bench_stage(events: list[Event], ticks: list[Event], batch: int = 500

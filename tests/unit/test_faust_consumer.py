@@ -147,7 +147,7 @@ def test_after_a_seek_a_partition_s_records_come_in_order_from_where_it_went(mon
     assert asyncio.run(batch()) == [(1, 91), (1, 92)]
 
 
-def test_the_ack_of_a_record_fetched_before_a_rebalance_does_not_count(monkeypatch):
+def test_the_ack_of_a_record_skipped_around_a_rebalance_does_not_count(monkeypatch):
     from types import SimpleNamespace
 
     from faust.types import Message
@@ -155,8 +155,9 @@ def test_the_ack_of_a_record_fetched_before_a_rebalance_does_not_count(monkeypat
     tp = TP("circular.workers", 1)
     c = consumer(None, [])
     c._committed_offset[tp] = 10
-    c.app = SimpleNamespace(consumer_generation_id=3, topics=SimpleNamespace(
-        acks_enabled_for=lambda topic: True))
+    flow = SimpleNamespace(active=True, is_active=lambda: flow.active)
+    c.app = SimpleNamespace(consumer_generation_id=3, flow_control=flow,
+                            topics=SimpleNamespace(acks_enabled_for=lambda topic: True))
     c._unacked_messages, c._n_acked, c._waiting_for_ack = set(), 0, None
 
     def record(offset, generation):
@@ -165,6 +166,11 @@ def test_the_ack_of_a_record_fetched_before_a_rebalance_does_not_count(monkeypat
 
     assert not c.ack(record(10, generation=2))  # skipped by its stream, not processed
     assert c._new_offset(tp) is None
+    # a rebalance began: the stream skips what comes in, and acks it
+    flow.active = False
+    assert not c.ack(record(10, generation=3))
+    assert c._new_offset(tp) is None
+    flow.active = True  # the recovery sought the committed offset: the record came again
     assert c.ack(record(10, generation=3))
     assert c._new_offset(tp) == 11
 
