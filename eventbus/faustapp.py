@@ -15,6 +15,7 @@ from faust.transport.consumer import ensure_TP
 from faust.transport.drivers import TRANSPORTS
 from faust.transport.drivers import aiokafka as aiokafka_driver
 
+from eventbus import positions
 from eventbus.settings import KafkaSettings
 
 TRANSPORT_SCHEME = "circularkafka"
@@ -145,13 +146,24 @@ class Consumer(aiokafka_driver.Consumer):
                 yield tp, message
 
     async def perform_seek(self) -> None:
-        """Seek every assigned partition to its committed offset (faust's own, with two
-        changes): a committed offset of 0 is kept as 0, not None (which switches the
-        head check off), and a commit this process made while the seek was on its way
-        is not overwritten by the older offset the seek read."""
+        """Seek every assigned partition to its committed offset (faust's own, with three
+        changes): to the position of the stages reading it instead when that is before
+        (``eventbus.positions``: the commit went past records they never handled), a
+        committed offset of 0 is kept as 0, not None (which switches the head check
+        off), and a commit this process made while the seek was on its way is not
+        overwritten by the older offset the seek read."""
         found = await self.seek_to_committed()
+        reached = positions.of(self.app)
         for key, offset in found.items():
             tp = ensure_TP(key)
+            low = reached.low(tp.topic, tp.partition)
+            if low is not None and (offset is None or offset < 0 or low < offset):
+                log.warning("the committed offset is past records a stage has not handled; "
+                            "fetching from the stage's position", extra={
+                                "topic": tp.topic, "partition": tp.partition,
+                                "committed": offset, "position": low})
+                await self._seek(tp, low)
+                offset = low
             if offset is None or offset < 0:
                 self._read_offset[tp] = None
                 continue

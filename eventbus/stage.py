@@ -5,6 +5,9 @@ when the worker is killed and events are delivered again.
 Records arrive in batches (``take_events``); each batch is handled as one
 transaction per partition:
 
+0. records of each partition are handled in order from the stage's position (the
+   next offset it needs, :mod:`eventbus.positions`): one before it is skipped, one
+   after it waits for the records in between (the partition is fetched again);
 1. each record is decoded with :mod:`schemas.codec`; one that does not decode goes
    to its topic's dead-letter topic with the reason and where it was read, and the
    stage goes on;
@@ -14,7 +17,8 @@ transaction per partition:
    dead-lettered) and returns the :class:`Output` events to publish;
 4. then, in this order, to the one changelog partition of that partition: the
    outputs of the batch (``out:<p>:<id>``, a write-ahead outbox), the state writes
-   (each key once, with its last value), the ids processed (``seen:<p>:<id>``);
+   (each key once, with its last value), the ids processed (``seen:<p>:<id>``), the
+   position (``pos:<p>``);
 5. the outputs are published; once Kafka acknowledged them all, ``out:`` is deleted.
 
 A changelog partition is written in order by one idempotent producer, so if any
@@ -37,9 +41,11 @@ from typing import Any
 
 import faust
 import orjson
-from faust.types import EventT, TableT
+from faust.types import TP, EventT, TableT
 
+from eventbus import positions
 from eventbus.deadletter import dead_letter_headers, dead_letter_topic
+from eventbus.positions import POSITION, Cursor, Verdict
 from schemas.codec import Decoded, DecodeError, decode, encode
 from schemas.envelope import Envelope
 from schemas.events.base import Event
@@ -100,7 +106,7 @@ class StateTx:
         return self.get(key, _DELETED) is not _DELETED
 
     def set(self, key: str, value: Any) -> None:
-        if key.startswith((SEEN, OUTBOX)):
+        if key.startswith((SEEN, OUTBOX, POSITION)):
             raise ValueError(f"{key!r}: prefix reserved for the stage")
         self._stage(key, value)
 
@@ -217,6 +223,7 @@ class StageStats:
     resent: int = 0
     batches: int = 0
     stale: int = 0
+    gaps: int = 0
 
 
 @dataclass
@@ -224,6 +231,7 @@ class _PartitionBatch:
     tx: StateTx
     ids: list[str] = field(default_factory=list)
     records: list[dict[str, Any]] = field(default_factory=list)
+    reached: dict[str, int] = field(default_factory=dict)  # topic -> next offset
 
 
 @dataclass
@@ -248,6 +256,10 @@ class Stage:
     _seen: dict[str, float] = field(default_factory=dict)
     _seen_records: deque[tuple[float, str, int, list[str]]] = field(default_factory=deque)
     _changelog: list[tuple[bytes, bytes | None, int]] = field(default_factory=list)
+    cursor: Cursor = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.cursor = Cursor(self.name, positions.of(self.app))
 
     def install(self) -> None:
         channel = self.app.topic(*self.topics, key_type=bytes, value_type=bytes,
@@ -274,8 +286,25 @@ class Stage:
         if len(current) < len(events):
             self._left_stale(len(events) - len(current))
         batches: dict[int, _PartitionBatch] = {}
+        refetch: dict[tuple[str, int], int] = {}
         for event in current:
-            await self._handle(event, batches)
+            msg = event.message
+            batch = batches.get(msg.partition)
+            if batch is None:
+                batch = batches[msg.partition] = _PartitionBatch(
+                    StateTx(self.table, indexes=self.indexes))
+            verdict, seek = self.cursor.check((msg.topic, msg.partition), msg.offset,
+                                              batch.reached.get(msg.topic))
+            if verdict is Verdict.REPEAT and self.dedup:
+                self.stats.duplicates += 1
+                continue
+            if verdict is Verdict.GAP:
+                self.stats.gaps += 1
+                if seek is not None:
+                    refetch[(msg.topic, msg.partition)] = seek
+                continue
+            batch.reached[msg.topic] = msg.offset + 1
+            await self._handle(event, batch)
         if self.app.consumer_generation_id != generation:
             self._abandon(batches)  # a rebalance came while a dead letter was sent
             return
@@ -289,6 +318,22 @@ class Stage:
         for partition, batch in batches.items():
             for key, records in self._chunks(partition, batch):
                 await self._publish(key, partition, records)
+        await self._refetch(refetch)
+
+    async def _refetch(self, refetch: dict[tuple[str, int], int]) -> None:
+        """Fetch partitions whose records did not all reach the stage again from the
+        stage's position (see eventbus/positions.py)."""
+        for (topic, partition), offset in refetch.items():
+            log.warning("records of a partition did not reach the stage; fetching it "
+                        "again from the stage's position", extra={
+                            "stage": self.name, "topic": topic, "partition": partition,
+                            "offset": offset})
+            try:
+                await self.app.consumer.seek(TP(topic, partition), offset)
+            except Exception as exc:  # a rebalance took it: its new owner seeks
+                log.warning("could not seek", extra={"stage": self.name, "topic": topic,
+                                                     "partition": partition,
+                                                     "error": type(exc).__name__})
 
     def _left_stale(self, count: int) -> None:
         """Records fetched before the latest rebalance are not handled: their partition
@@ -308,7 +353,7 @@ class Stage:
             for event_id in batch.ids:
                 self._seen.pop(f"{partition}:{event_id}", None)
 
-    async def _handle(self, event: EventT, batches: dict[int, _PartitionBatch]) -> None:
+    async def _handle(self, event: EventT, batch: _PartitionBatch) -> None:
         msg = event.message
         ctx = Context(msg.topic, msg.partition, msg.offset, self.partitions)
         headers = _headers(msg.headers)
@@ -322,10 +367,6 @@ class Stage:
         if self.dedup and seen_key in self._seen:
             self.stats.duplicates += 1
             return
-        batch = batches.get(ctx.partition)
-        if batch is None:
-            batch = batches[ctx.partition] = _PartitionBatch(
-                StateTx(self.table, indexes=self.indexes))
         tx = batch.tx.child()
         try:
             outputs = list(self.handler(tx, decoded, ctx))
@@ -355,8 +396,14 @@ class Stage:
         batch.records += [self._record(o, batch.ids[-1]) for o in outputs]
 
     def _commit(self, partition: int, batch: _PartitionBatch, now: float) -> None:
-        if not batch.ids:
-            return
+        if batch.ids:
+            self._commit_handled(partition, batch, now)
+        if batch.reached:  # last: the position passes the records only with all the above
+            key = f"{POSITION}{partition}"
+            self._write(partition, key, self.cursor.commit(
+                partition, batch.reached, self.table.data.get(key)), index=False)
+
+    def _commit_handled(self, partition: int, batch: _PartitionBatch, now: float) -> None:
         self.stats.outputs += len(batch.records)
         for key, records in self._chunks(partition, batch):
             self._write(partition, key, {"p": partition, "records": [_stored(r)
@@ -476,6 +523,7 @@ class Stage:
             index.clear()
         pending = []
         markers = []
+        reached: dict[int, dict[str, Any]] = {}
         for key, value in list(self.table.data.items()):
             for index in self.indexes:
                 index.apply(key, None, value)
@@ -485,6 +533,9 @@ class Stage:
                 pending.append((key, value))
             elif key.startswith(SEEN):
                 markers.append((float(value["t"]), key, int(value["p"]), list(value["ids"])))
+            elif key.startswith(POSITION):
+                reached[int(value["p"])] = value
+        self.cursor.recover(reached)
         for t, key, partition, ids in sorted(markers):
             self._seen_records.append((t, key, partition, ids))
             for event_id in ids:

@@ -4,6 +4,7 @@ of a stream with no proposal lost and none doubled, and an approval counted once
 across a kill."""
 
 import itertools
+import json
 import threading
 import time
 from datetime import date
@@ -21,6 +22,7 @@ from schemas.topics import (
     EMPLOYERS,
     MATCH_RESPONSES,
     MATCH_REVIEWS,
+    MATCHER_MARKET,
     MATCHES,
     QUOTA,
     VACANCIES,
@@ -84,6 +86,21 @@ def fold(records):
     return state
 
 
+def dump_topics(bootstrap, prefix, path):
+    """Every record of the matcher's input, internal and output topics, for the
+    post-mortem of a failure."""
+    names = [topic(prefix, t) for t in (WORKERS, VACANCIES, MATCHES, MATCHER_MARKET)]
+    with path.open("w") as out:
+        for r in read_all(bootstrap, names):
+            try:
+                event = r.decoded().event.model_dump(mode="json")
+            except Exception as exc:  # a post-mortem keeps even what does not decode
+                event = {"undecodable": repr(exc)}
+            out.write(json.dumps({"topic": r.topic, "partition": r.partition,
+                                  "offset": r.offset, "event": event} | {
+                                      k: v.decode() for k, v in r.headers.items()}) + "\n")
+
+
 def setup(pub, prefix):
     pub.event(topic(prefix, AGREEMENTS), AGREEMENT)
     for e in ("e1", "e2"):
@@ -126,7 +143,8 @@ def proposals(records):
     return [e for e in (r.decoded().event for r in records) if isinstance(e, mv.MatchProposed)]
 
 
-def test_no_proposal_is_lost_or_doubled_across_a_kill(broker, topic_prefix, matcher):
+def test_no_proposal_is_lost_or_doubled_across_a_kill(broker, topic_prefix, matcher,
+                                                      tmp_path):
     pub = Publisher(broker.bootstrap)
     setup(pub, topic_prefix)
     workers_topic = topic(topic_prefix, WORKERS)
@@ -177,7 +195,11 @@ def test_no_proposal_is_lost_or_doubled_across_a_kill(broker, topic_prefix, matc
                    timeout=240)
     except TimeoutError:
         print(matcher.log()[-5000:])
-        raise
+        now = live(read_all(broker.bootstrap, [matches_topic]))
+        dump_topics(broker.bootstrap, topic_prefix, tmp_path / "topics.jsonl")
+        raise AssertionError(
+            f"missing {sorted(set(expected) - set(now))}, extra {sorted(set(now) - set(expected))}"
+            f" (every record of the matcher's topics: {tmp_path / 'topics.jsonl'})") from None
     records = read_all(broker.bootstrap, [matches_topic], settle=4)
     assert live(records) == expected
     assert before_kill <= {r.headers["ce_id"] for r in records}  # nothing published is lost

@@ -188,16 +188,16 @@ def bench_stage(events: list[Event], ticks: list[Event], batch: int = 500
     shard = PlacementShard(t.PLACEMENTS.name, t.TRIGGERS.name)
     app = _App()
     stage = Stage(app=app, name="placements", source="/circular/tracker",  # type: ignore[arg-type]
-                  topics=("movements",), handler=shard.handle,
+                  topics=("movements", "ticks"), handler=shard.handle,
                   table=_Table(), indexes=shard.indexes,  # type: ignore[arg-type]
                   after_batch=shard.after_batch)
     result: dict[str, float] = {}
 
-    def records(items: list[Event]) -> list[_Event]:
+    def records(topic: str, items: list[Event]) -> list[_Event]:
         out = []
         for offset, e in enumerate(items):
             enc = encode(e, source="/bench")
-            out.append(_Event(enc.key, enc.value, _Message("movements", 0, offset,
+            out.append(_Event(enc.key, enc.value, _Message(topic, 0, offset,
                                                            list(enc.headers))))
         return out
 
@@ -205,7 +205,8 @@ def bench_stage(events: list[Event], ticks: list[Event], batch: int = 500
         for first in range(0, len(items), batch):
             await stage.process_batch(items[first:first + batch])  # type: ignore[arg-type]
 
-    for name, items in (("events", records(events)), ("ticks", records(ticks))):
+    for name, items in (("events", records("movements", events)),
+                        ("ticks", records("ticks", ticks))):
         sent = app.producer.sent
         started = time.process_time()
         asyncio.run(run(items))
