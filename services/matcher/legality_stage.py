@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from eventbus.stage import Context, Output, SecondaryIndex, StateTx
+from eventbus.handlers import Context, Output, SecondaryIndex, StateTx
 from schemas.codec import Decoded
 from schemas.envelope import derived_event_id
 from schemas.events import agreements as ag

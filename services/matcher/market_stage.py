@@ -25,7 +25,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from eventbus.stage import Context, Output, SecondaryIndex, StateTx
+from eventbus.handlers import Context, Output, SecondaryIndex, StateTx
 from schemas.codec import Decoded
 from schemas.envelope import derived_event_id
 from schemas.events import matches as mv

@@ -21,7 +21,7 @@ from typing import Any
 
 from kafka.partitioner.default import murmur2
 
-from eventbus.stage import Context, Output, SecondaryIndex, StateTx
+from eventbus.handlers import Context, Output, SecondaryIndex, StateTx
 from schemas.codec import Decoded
 from schemas.envelope import derived_event_id
 from schemas.events import agreements as ag

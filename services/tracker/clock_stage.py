@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date
 
-from eventbus.stage import Context, Output, StateTx
+from eventbus.handlers import Context, Output, StateTx
 from schemas.codec import Decoded
 from schemas.envelope import derived_event_id
 from schemas.events.clock import ClockTicked

@@ -31,7 +31,7 @@ from typing import Any
 
 from sortedcontainers import SortedList
 
-from eventbus.stage import Context, Output, StateTx
+from eventbus.handlers import Context, Output, StateTx
 from schemas.codec import Decoded
 from schemas.envelope import derived_event_id
 from schemas.events import matches as mv

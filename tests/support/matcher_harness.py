@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from eventbus.stage import Output
+from eventbus.handlers import Output
 from schemas import topics as t
 from schemas.codec import Decoded, decode, encode
 from schemas.events import matches as mv

@@ -12,7 +12,8 @@ from typing import Any, cast
 from faust.types import TP
 
 from eventbus.deadletter import dead_letter_topic
-from eventbus.stage import Output, SecondaryIndex, Stage
+from eventbus.handlers import Output, SecondaryIndex
+from eventbus.stage import Stage
 from schemas.codec import encode
 from schemas.events.clock import ClockTicked
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from eventbus.stage import Context, Output, StateTx
+from eventbus.handlers import Context, Output, StateTx
 from schemas.codec import Decoded, decode, encode
 from schemas.events.base import Event
 

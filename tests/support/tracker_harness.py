@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from eventbus.stage import Context, Stage, StateTx
+from eventbus.handlers import Context, StateTx
+from eventbus.stage import Stage
 from schemas import topics as t
 from schemas.codec import Decoded, decode, encode
 from schemas.events import matches as mv

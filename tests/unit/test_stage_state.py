@@ -1,6 +1,6 @@
 """The stage's per-record view of state and its derived indexes."""
 
-from eventbus.stage import SecondaryIndex, StateTx
+from eventbus.handlers import SecondaryIndex, StateTx
 
 
 class FakeTable(dict):

@@ -14,7 +14,7 @@ from typing import Any
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from eventbus.stage import Context, StateTx
+from eventbus.handlers import Context, StateTx
 from schemas import topics as t
 from schemas.codec import Decoded, decode, encode
 from schemas.events import matches as mv

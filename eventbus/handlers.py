@@ -1,0 +1,150 @@
+"""What a stage's handler sees and returns: the state as a transaction
+(:class:`StateTx`), where the record came from (:class:`Context`), the events to
+publish (:class:`Output`), and the in-memory indexes a stage keeps current from the
+table (:class:`SecondaryIndex`, :class:`Index`). Pure: no Kafka, no faust."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from eventbus.positions import POSITION
+from schemas.codec import Decoded
+from schemas.events.base import Event
+
+SEEN = "seen:"
+OUTBOX = "out:"
+DELETED = object()
+
+
+@dataclass(frozen=True)
+class Output:
+    """An event a handler wants published. ``event_id`` must be deterministic: the
+    same decision, made again after a crash, must carry the same id."""
+
+    topic: str
+    event: Event
+    event_id: str
+    partition: int | None = None
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class Context:
+    topic: str
+    partition: int
+    offset: int
+    partitions: int
+
+
+class StateTx:
+    """The table as a handler sees it: reads see the writes staged before them (in
+    this record, then in the batch), which reach the table only on commit. The
+    stage's indexes follow staged writes at once (so a later record of the batch
+    finds what an earlier one added); a record's :meth:`rollback` undoes them."""
+
+    def __init__(self, table: Any, parent: StateTx | None = None,
+                 indexes: tuple[Any, ...] = ()) -> None:
+        self._table = table
+        self._parent = parent
+        self._indexes = indexes
+        self._writes: dict[str, Any] = {}
+        self._undo: list[tuple[str, Any, Any]] = []
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key in self._writes:
+            value = self._writes[key]
+            return default if value is DELETED else value
+        if self._parent is not None:
+            return self._parent.get(key, default)
+        return self._table.get(key, default)
+
+    def __contains__(self, key: str) -> bool:
+        return self.get(key, DELETED) is not DELETED
+
+    def set(self, key: str, value: Any) -> None:
+        if key.startswith((SEEN, OUTBOX, POSITION)):
+            raise ValueError(f"{key!r}: prefix reserved for the stage")
+        self._stage(key, value)
+
+    def delete(self, key: str) -> None:
+        self._stage(key, DELETED)
+
+    def _stage(self, key: str, value: Any) -> None:
+        old = self.get(key)
+        new = None if value is DELETED else value
+        for index in self._indexes:
+            index.apply(key, old, new)
+        self._undo.append((key, old, new))
+        self._writes[key] = value
+
+    def child(self) -> StateTx:
+        return StateTx(self._table, self, self._indexes)
+
+    def merge(self, child: StateTx) -> None:
+        self._writes.update(child._writes)
+        self._undo.extend(child._undo)
+
+    def rollback(self) -> None:
+        for key, old, new in reversed(self._undo):
+            for index in self._indexes:
+                index.apply(key, new, old)
+        self._undo.clear()
+        self._writes.clear()
+
+    def staged(self) -> dict[str, Any]:
+        """Keys written in this transaction (deleted ones map to None)."""
+        return {k: None if v is DELETED else v for k, v in self._writes.items()}
+
+    def writes(self) -> Iterator[tuple[str, Any]]:
+        for key, value in self._writes.items():
+            if value is DELETED or self._table.get(key, DELETED) != value:
+                yield key, value
+
+
+Handler = Callable[[StateTx, Decoded, Context], Iterable[Output]]
+#: run once per partition at the end of each batch, for work a handler deferred
+AfterBatch = Callable[[StateTx, Context], Iterable[Output]]
+
+
+class SecondaryIndex:
+    """An in-memory index over the table's values under one key prefix, e.g. the
+    vacancies of each destination. Never stored: the stage keeps it current on
+    every write and rebuilds it from the table after recovery."""
+
+    def __init__(self, prefix: str, field: Callable[[Any], Iterable[str]]) -> None:
+        self.prefix = prefix
+        self.field = field
+        self._keys: dict[str, set[str]] = {}
+
+    def clear(self) -> None:
+        self._keys.clear()
+
+    def apply(self, key: str, old: Any, new: Any) -> None:
+        if not key.startswith(self.prefix):
+            return
+        if old is not None:
+            for term in self.field(old):
+                bucket = self._keys.get(term)
+                if bucket is not None:
+                    bucket.discard(key)
+                    if not bucket:
+                        del self._keys[term]
+        if new is not None:
+            for term in self.field(new):
+                self._keys.setdefault(term, set()).add(key)
+
+    def keys(self, term: str) -> set[str]:
+        return set(self._keys.get(term, ()))
+
+
+class Index:
+    """Anything the stage keeps current from the table: ``apply`` on every write,
+    ``clear`` and re-``apply`` of every item after recovery."""
+
+    def apply(self, key: str, old: Any, new: Any) -> None:  # pragma: no cover - protocol
+        raise NotImplementedError
+
+    def clear(self) -> None:  # pragma: no cover - protocol
+        raise NotImplementedError
