@@ -32,6 +32,7 @@ from schemas.events.base import Event
 from schemas.events.clock import ClockTicked, TickSource
 from services.tracker.clock_stage import ClockStage
 from services.tracker.placements_stage import PlacementShard
+from tests.support.stage_fakes import Table
 from tests.support.stage_harness import StageHarness
 
 
@@ -162,20 +163,6 @@ class _Producer:
         return fut
 
 
-class _Changelog:
-    def get_topic_name(self) -> str:
-        return "tracker-placements-changelog"
-
-
-@dataclass
-class _Table:
-    data: dict[str, Any] = field(default_factory=dict)
-    changelog_topic: _Changelog = field(default_factory=_Changelog)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.data.get(key, default)
-
-
 @dataclass
 class _App:
     producer: _Producer = field(default_factory=_Producer)
@@ -190,7 +177,7 @@ def bench_stage(events: list[Event], ticks: list[Event], batch: int = 500
     app = _App()
     stage = Stage(app=app, name="placements", source="/circular/tracker",  # type: ignore[arg-type]
                   topics=("movements", "ticks"), handler=shard.handle,
-                  table=_Table(), indexes=shard.indexes,  # type: ignore[arg-type]
+                  table=Table(), indexes=shard.indexes,  # type: ignore[arg-type]
                   after_batch=shard.after_batch)
     result: dict[str, float] = {}
 
