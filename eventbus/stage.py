@@ -64,6 +64,10 @@ log = logging.getLogger(__name__)
 #: an outbox entry is one changelog record: keep it well under Kafka's 1 MB default
 OUTBOX_CHUNK_BYTES = 512 * 1024
 HEADERS_ALLOWANCE = 600  # CloudEvents headers and record framing, generously
+#: a batch's handlers run on the event loop: let the group's heartbeats through this
+#: often, so a long batch does not get the worker taken for dead (its partitions
+#: handed to another worker while it still writes to them)
+YIELD_EVERY_SECONDS = 0.1
 
 
 def _stored(record: dict[str, Any]) -> dict[str, Any]:
@@ -161,6 +165,7 @@ class Stage:
             self._left_stale(len(events) - len(current))
         batches: dict[int, _PartitionBatch] = {}
         refetch: dict[tuple[str, int], int] = {}
+        paused = time.monotonic()
         for event in current:
             msg = event.message
             batch = batches.get(msg.partition)
@@ -179,8 +184,12 @@ class Stage:
                 continue
             batch.reached[msg.topic] = msg.offset + 1
             await self._handle(event, batch)
-        if self.app.consumer_generation_id != generation:
-            self._abandon(batches)  # a rebalance came while a dead letter was sent
+            if time.monotonic() - paused >= YIELD_EVERY_SECONDS:
+                await asyncio.sleep(0)  # heartbeats and rebalances go on meanwhile
+                paused = time.monotonic()
+        if (self.app.consumer_generation_id != generation
+                or not self.app.flow_control.is_active()):
+            self._abandon(batches)  # a rebalance began while the batch was handled
             return
         now = time.time()
         for partition, batch in batches.items():
@@ -220,7 +229,9 @@ class Stage:
                  extra={"stage": self.name, "records": count})
 
     def _abandon(self, batches: dict[int, _PartitionBatch]) -> None:
-        """Undo a batch a rebalance overtook: nothing of it is written or published."""
+        """Undo a batch a rebalance overtook: nothing of it is written or published (its
+        partitions may be on their way to another worker, which must not find this
+        worker's writes landing in their changelog after it recovered it)."""
         self._left_stale(sum(len(b.ids) for b in batches.values()))
         for partition, batch in batches.items():
             batch.tx.rollback()

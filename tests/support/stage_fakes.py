@@ -59,10 +59,15 @@ class App:
         self.rebalance_on_dead_letter = False
         self.sought: list[tuple[tuple[str, int], int]] = []
         self.assignor = self
+        self.flow_control = self
+        self.flowing = True
         self.assigned: set[TP] = {TP("ticks", 0)}
 
     def assigned_actives(self) -> set[TP]:
         return self.assigned
+
+    def is_active(self) -> bool:
+        return self.flowing
 
     async def seek(self, tp: Any, offset: int) -> None:
         self.sought.append(((tp.topic, tp.partition), offset))

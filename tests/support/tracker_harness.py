@@ -163,10 +163,16 @@ class _Producer:
         return fut
 
 
+class _Flow:
+    def is_active(self) -> bool:
+        return True
+
+
 @dataclass
 class _App:
     producer: _Producer = field(default_factory=_Producer)
     consumer_generation_id: int = 1
+    flow_control: _Flow = field(default_factory=lambda: _Flow())
 
 
 def bench_stage(events: list[Event], ticks: list[Event], batch: int = 500

@@ -3,6 +3,9 @@ may have moved, and what this worker's table holds of it is gone. Handled anyway
 they would write what an empty state decides, and mark themselves done, into the
 changelog the partition's new owner recovers from."""
 
+import asyncio
+from typing import Any, cast
+
 from tests.support.stage_fakes import App, handle, make_stage, published, record, state
 
 
@@ -38,3 +41,27 @@ def test_a_batch_a_rebalance_overtook_leaves_nothing_behind():
     handle(stage, again)
     assert state(stage) == ["day:2027-03-01", "day:2027-03-03"]
     assert len(published(app)) == 2
+
+
+def test_a_long_batch_lets_a_rebalance_in_and_then_leaves_nothing_behind(monkeypatch):
+    """Handlers run on the event loop: a long batch lets the group's heartbeats and a
+    rebalance through; the rebalance stopped the flow, so the batch is dropped."""
+    from eventbus import stage as stage_module
+
+    monkeypatch.setattr(stage_module, "YIELD_EVERY_SECONDS", 0.0)
+    app = App()
+    stage, days = make_stage(app)
+
+    async def batch_with_a_rebalance():
+        async def rebalance():
+            app.flowing = False  # what faust does first when a rebalance begins
+        asyncio.get_running_loop().create_task(rebalance())
+        await stage.process_batch(cast(Any, [record(n, 10 + n, 2) for n in range(5)]))
+
+    asyncio.run(batch_with_a_rebalance())
+    assert state(stage) == [] and published(app) == []
+    assert days.keys("2027-03") == set()
+    assert "pos:0" not in stage.table.data
+    app.flowing = True
+    handle(stage, [record(n, 10 + n, 2) for n in range(5)])
+    assert len(published(app)) == 5
