@@ -135,6 +135,7 @@ class Stage:
     _seen_records: deque[tuple[float, str, int, list[str]]] = field(default_factory=deque)
     _changelog: list[tuple[bytes, bytes | None, int]] = field(default_factory=list)
     cursor: Cursor = field(init=False)
+    _recoveries: int = 0
 
     def __post_init__(self) -> None:
         self.cursor = Cursor(self.name, positions.of(self.app))
@@ -159,7 +160,7 @@ class Stage:
         await self.process_batch([event])
 
     async def process_batch(self, events: list[EventT]) -> None:
-        generation = self.app.consumer_generation_id
+        generation, recoveries = self.app.consumer_generation_id, self._recoveries
         current = [e for e in events if e.message.generation_id == generation]
         if len(current) < len(events):
             self._left_stale(len(events) - len(current))
@@ -187,9 +188,11 @@ class Stage:
             if time.monotonic() - paused >= YIELD_EVERY_SECONDS:
                 await asyncio.sleep(0)  # heartbeats and rebalances go on meanwhile
                 paused = time.monotonic()
-        if (self.app.consumer_generation_id != generation
-                or not self.app.flow_control.is_active()):
-            self._abandon(batches)  # a rebalance began while the batch was handled
+            if self._overtaken(generation):
+                break
+        if self._overtaken(generation):
+            # a rebalance began while the batch was handled
+            self._abandon(batches, rebuilt=self._recoveries != recoveries)
             return
         now = time.time()
         for partition, batch in batches.items():
@@ -228,11 +231,17 @@ class Stage:
         log.info("left records fetched before a rebalance; they are delivered again",
                  extra={"stage": self.name, "records": count})
 
-    def _abandon(self, batches: dict[int, _PartitionBatch]) -> None:
+    def _overtaken(self, generation: int) -> bool:
+        return (self.app.consumer_generation_id != generation
+                or not self.app.flow_control.is_active())
+
+    def _abandon(self, batches: dict[int, _PartitionBatch], rebuilt: bool) -> None:
         """Undo a batch a rebalance overtook: nothing of it is written or published (its
         partitions may be on their way to another worker, which must not find this
         worker's writes landing in their changelog after it recovered it)."""
         self._left_stale(sum(len(b.ids) for b in batches.values()))
+        if rebuilt:  # a recovery rebuilt the indexes and ids from the table meanwhile
+            return
         for partition, batch in batches.items():
             batch.tx.rollback()
             for event_id in batch.ids:
@@ -402,6 +411,7 @@ class Stage:
         processed ids and the indexes."""
         assigned = {tp.partition for tp in self.app.assignor.assigned_actives()
                     if tp.topic in self.topics}
+        self._recoveries += 1
         self._seen.clear()
         self._seen_records.clear()
         for index in self.indexes:

@@ -65,3 +65,42 @@ def test_a_long_batch_lets_a_rebalance_in_and_then_leaves_nothing_behind(monkeyp
     app.flowing = True
     handle(stage, [record(n, 10 + n, 2) for n in range(5)])
     assert len(published(app)) == 5
+
+
+class DaysCounted:
+    """An index that counts (as the market's counters of held places do)."""
+
+    def __init__(self):
+        self.count = 0
+
+    def apply(self, key, old, new):
+        if key.startswith("day:"):
+            self.count += (new is not None) - (old is not None)
+
+    def clear(self):
+        self.count = 0
+
+
+def test_a_batch_a_recovery_overtook_leaves_the_rebuilt_indexes_as_they_are(monkeypatch):
+    from eventbus import stage as stage_module
+
+    monkeypatch.setattr(stage_module, "YIELD_EVERY_SECONDS", 0.0)
+    app = App()
+    stage, _ = make_stage(app)
+    counted = DaysCounted()
+    stage.indexes = (counted,)
+    handle(stage, [record(0, 9, 2)])
+    assert counted.count == 1
+
+    async def batch_with_a_recovery():
+        async def rebalance_and_recover():
+            app.flowing = False
+            app.consumer_generation_id += 1
+            await stage.recover()  # indexes rebuilt from the table: one day
+            app.flowing = True
+        asyncio.get_running_loop().create_task(rebalance_and_recover())
+        await stage.process_batch(cast(Any, [record(n, 9 + n, 2) for n in range(1, 4)]))
+
+    asyncio.run(batch_with_a_recovery())
+    assert state(stage) == ["day:2027-03-01"]
+    assert counted.count == 1  # not 1 - 3: the batch's writes never reached the table
