@@ -74,8 +74,10 @@ class Consumer(aiokafka_driver.Consumer):
     records from the head on are fetched again (the stages drop repeats by event
     id). A record that was fetched but never reached its stream (dropped by faust
     around a recovery or a pause of the flow) is delivered that way instead of
-    holding the partition's commits back for good; it should not happen any more
-    (see 4), so it is logged as an error."""
+    holding the partition's commits back for good. The stages do not depend on it
+    (they go by their own positions, ``eventbus.positions``): when a stage fetched a
+    partition again from its position, past records it had handled but faust had
+    not committed, this is what lets faust's commits catch up, so it is a warning."""
 
     STALL_RESEEK_SECONDS = 15.0
     STALL_IDLE_SECONDS = 30.0
@@ -231,10 +233,10 @@ class Consumer(aiokafka_driver.Consumer):
             if self._committed_offset.get(tp) != committed or tp not in assigned:
                 self._head_missing.pop(tp, None)
             elif now - since > self.STALL_RESEEK_SECONDS and self.flow_active:
-                log.error("a partition's record at its committed offset was not acked "
-                          "for a while; fetching the partition again from it", extra={
-                              "topic": tp.topic, "partition": tp.partition,
-                              "offset": committed, "acked_after": len(self._acked[tp])})
+                log.warning("a partition's record at its committed offset was not acked "
+                            "for a while; fetching the partition again from it", extra={
+                                "topic": tp.topic, "partition": tp.partition,
+                                "offset": committed, "acked_after": len(self._acked[tp])})
                 try:
                     await self.seek(tp, committed)
                 except Exception as exc:  # a rebalance took it; tried again next tick
