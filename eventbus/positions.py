@@ -103,15 +103,14 @@ class Cursor:
         self._gaps[key] = (expected, since, now if seek else sought)
         return Verdict.GAP, expected if seek else None
 
-    def commit(self, partition: int, reached: dict[str, int],
-               stored: dict[str, Any] | None) -> dict[str, Any]:
-        """Record the batch's positions; returns the ``pos:`` value to write."""
-        nexts = dict((stored or {}).get("next", {}))
+    def commit(self, partition: int, reached: dict[str, int]) -> dict[str, Any]:
+        """Record the batch's positions; returns the ``pos:`` value to write: every
+        position of the partition (the ones it had since the recovery read them)."""
         for topic, offset in reached.items():
-            nexts[topic] = offset
             self.committed[(topic, partition)] = offset
             self.registry.update(self.stage, (topic, partition), offset)
-        return {"p": partition, "next": nexts}
+        return {"p": partition, "next": {topic: offset for (topic, p), offset
+                                         in self.committed.items() if p == partition}}
 
     def recover(self, stored: dict[int, dict[str, Any]]) -> None:
         """After a recovery: the positions of the partitions now assigned, as the

@@ -294,8 +294,8 @@ class Stage:
             self._commit_handled(partition, batch, now)
         if batch.reached:  # last: the position passes the records only with all the above
             key = f"{POSITION}{partition}"
-            self._write(partition, key, self.cursor.commit(
-                partition, batch.reached, self.table.data.get(key)), index=False)
+            self._write(partition, key, self.cursor.commit(partition, batch.reached),
+                        index=False)
 
     def _commit_handled(self, partition: int, batch: _PartitionBatch, now: float) -> None:
         self.stats.outputs += len(batch.records)

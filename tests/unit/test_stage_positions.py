@@ -99,3 +99,15 @@ def test_a_recovery_seeks_to_the_stage_position_when_the_commit_went_past_it(
     asyncio.run(c.perform_seek())
     assert seeks == ([] if sought is None else [sought])
     assert c._read_offset[tp] == (sought if sought is not None else committed)
+
+
+def test_a_partition_keeps_the_position_of_each_of_its_topics():
+    from dataclasses import replace
+
+    app = App()
+    stage, _ = make_stage(app)
+    handle(stage, [record(0, 0, 2), record(1, 1, 2)])
+    other = record(2, 7, 2)
+    other = replace(other, message=replace(other.message, topic="other"))
+    handle(stage, [other])
+    assert stage.table.data["pos:0"] == {"p": 0, "next": {"ticks": 2, "other": 8}}
