@@ -32,7 +32,7 @@ from schemas.events.base import Event
 from schemas.events.clock import ClockTicked, TickSource
 from services.tracker.clock_stage import ClockStage
 from services.tracker.placements_stage import PlacementShard
-from tests.support.stage_fakes import Table
+from tests.support.stage_fakes import Message, Record, Table
 from tests.support.stage_harness import StageHarness
 
 
@@ -135,22 +135,6 @@ def bench_handler(events: list[Event], ticks: list[Event], batch: int = 500
     return result
 
 
-@dataclass
-class _Message:
-    topic: str
-    partition: int
-    offset: int
-    headers: list[tuple[str, bytes]]
-    generation_id: int = 1
-
-
-@dataclass
-class _Event:
-    key: bytes
-    value: bytes
-    message: _Message
-
-
 class _Producer:
     def __init__(self) -> None:
         self.sent = 0
@@ -187,15 +171,15 @@ def bench_stage(events: list[Event], ticks: list[Event], batch: int = 500
                   after_batch=shard.after_batch)
     result: dict[str, float] = {}
 
-    def records(topic: str, items: list[Event]) -> list[_Event]:
+    def records(topic: str, items: list[Event]) -> list[Record]:
         out = []
         for offset, e in enumerate(items):
             enc = encode(e, source="/bench")
-            out.append(_Event(enc.key, enc.value, _Message(topic, 0, offset,
-                                                           list(enc.headers))))
+            out.append(Record(enc.key, enc.value, Message(topic, 0, offset,
+                                                          list(enc.headers), 1)))
         return out
 
-    async def run(items: list[_Event]) -> None:
+    async def run(items: list[Record]) -> None:
         for first in range(0, len(items), batch):
             await stage.process_batch(items[first:first + batch])  # type: ignore[arg-type]
 
