@@ -66,7 +66,7 @@ class Workers:
         if not key.startswith(WRK):
             return
         market, worker_id = key[len(WRK):].split(":", 1)
-        index = self.markets.setdefault(market, MarketIndex())
+        index = self.of(market)
         view = WorkerView.from_record(json.loads(new)) if new else None
         if view is None or view.busy:
             index.remove(worker_id)
@@ -74,7 +74,10 @@ class Workers:
             index.upsert(view)
 
     def of(self, market: str) -> MarketIndex:
-        return self.markets.setdefault(market, MarketIndex())
+        index = self.markets.get(market)
+        if index is None:
+            index = self.markets[market] = MarketIndex(market)
+        return index
 
 
 class HeldCounter:

@@ -191,6 +191,7 @@ def test_the_index_finds_exactly_what_a_full_scan_finds(roster, v, limit, exclud
     exclude = {w.worker_id for w in roster[:exclude_count]}
     found = index.best(v, limit, exclude)
     assert found == naive_best(roster, v, limit, exclude)
+    assert index.fallbacks == 0  # found by the columns, not by the full scan
     # and it is the best of the eligible, as the spec reads (not as the code filters)
     eligible = [score(w, v) for w in roster
                 if w.worker_id not in exclude and oracle_says_eligible(w, v)]
@@ -225,3 +226,42 @@ def test_index_updates_and_removals():
     assert "a" in index and index.best(vacancy(start_date=date(2040, 1, 1)), 5) == []
     index.remove("a")
     assert len(index) == 0 and "a" not in index
+
+
+many_skills = [f"skill{n}" for n in range(70)]  # more than a skill mask has bits for
+changes = st.lists(st.tuples(
+    st.integers(0, 30), st.integers(0, 12),
+    st.frozensets(st.sampled_from(many_skills), max_size=6),
+    st.frozensets(st.sampled_from(["e1", "e2"]), max_size=2), st.booleans(), st.booleans(),
+    st.booleans()), max_size=80)
+
+
+@settings(max_examples=100, deadline=None)
+@given(steps=changes, required=st.frozensets(st.sampled_from(many_skills[55:]), max_size=4),
+       employer=st.sampled_from(["e1", "e2"]), hinted=st.booleans(), limit=st.integers(1, 8))
+def test_the_index_follows_changes_rehires_and_any_number_of_skills(
+        steps, required, employer, hinted, limit):
+    """Workers added, changed and removed in any order, re-hires of the vacancy's
+    employer, and more distinct skills than the skill mask holds: the columns still
+    find exactly what a full scan finds, and never need the fallback."""
+    index = MarketIndex("DE-6111" if hinted else None)
+    # first, a worker with 63 skills: every skill after them gets a column of its own
+    everything = worker("w-all", occupations={"6111": 1}, skills=frozenset(many_skills[:63]))
+    index.upsert(everything)
+    known: dict[str, object] = {"w-all": everything}
+    v = vacancy(employer_id=employer, required_skills=required, min_experience_years=1)
+    for n, (who, years, skills, rehire, back, busy, drop) in enumerate(steps):
+        worker_id = f"w{who}"
+        if drop:
+            index.remove(worker_id)
+            known.pop(worker_id, None)
+            continue
+        w = worker(worker_id, occupations={"6111": years}, skills=skills,
+                   rehire_employers=rehire, returned_on_time=back or bool(rehire), busy=busy)
+        index.upsert(w)
+        known[worker_id] = w
+        if n % 7 == 0:  # searches between changes make columns at different moments
+            assert index.best(v, limit) == naive_best(known.values(), v, limit)
+    assert index.best(v, limit) == naive_best(known.values(), v, limit)
+    assert len(index) == len(known)
+    assert index.fallbacks == 0

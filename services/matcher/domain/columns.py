@@ -1,0 +1,116 @@
+"""The searchable workers of one market as columns (numpy arrays, one slot per
+worker), so a search checks every rule for every worker at once instead of one
+worker at a time in Python.
+
+Fixed columns hold what every search reads (date of birth, citizenship, dates,
+an on-time return). Columns that depend on the vacancy (experience in an
+occupation, a language level, a required skill, openness to a destination) are
+made the first time a search needs them and kept current from then on, so a
+market pays only for the occupations, languages and skills its vacancies ask
+about. A removed worker's slot is filled by the last one, so the columns stay
+dense."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from services.matcher.domain.views import WorkerView
+
+NOT_LISTED = -1  # experience or language level of a worker who lists none
+INITIAL_CAPACITY = 16
+
+#: name -> (dtype, value of the worker in that column)
+Fixed = dict[str, tuple[Any, Callable[[WorkerView], Any]]]
+
+
+def _md(day: Any) -> int:
+    return int(day.month * 100 + day.day)
+
+
+FIXED: Fixed = {
+    "birth_year": (np.int16, lambda w: w.date_of_birth.year),
+    "birth_md": (np.int16, lambda w: _md(w.date_of_birth)),
+    "available_from": (np.int32, lambda w: w.available_from.toordinal()),
+    "reentry_from": (np.int32, lambda w: w.reentry_from.toordinal() if w.reentry_from else 0),
+    "returned_on_time": (np.bool_, lambda w: w.returned_on_time),
+}
+
+
+class Columns:
+    """Workers by slot. ``column(name, dtype, value)`` gives a derived column, made
+    from every slot's worker on first use and filled for each worker added later."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self._capacity = INITIAL_CAPACITY
+        self.workers: list[WorkerView] = []
+        self.slot_of: dict[str, int] = {}
+        self._arrays: dict[str, NDArray[Any]] = {
+            name: np.zeros(self._capacity, dtype) for name, (dtype, _) in FIXED.items()}
+        self._derived: dict[str, Callable[[WorkerView], Any]] = {}
+        self._origins: dict[str, int] = {}
+        self._arrays["origin"] = np.zeros(self._capacity, np.int16)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __iter__(self) -> Iterator[WorkerView]:
+        return iter(self.workers)
+
+    def origin_code(self, country: str) -> int | None:
+        return self._origins.get(country)
+
+    def fixed(self, name: str) -> NDArray[Any]:
+        return self._arrays[name][:self.size]
+
+    def column(self, name: str, dtype: Any, value: Callable[[WorkerView], Any]
+               ) -> NDArray[Any]:
+        array = self._arrays.get(name)
+        if array is None:
+            array = np.zeros(self._capacity, dtype)
+            if self.size:
+                array[:self.size] = np.fromiter((value(w) for w in self.workers), dtype,
+                                                count=self.size)
+            self._arrays[name] = array
+            self._derived[name] = value
+        return array[:self.size]
+
+    def add(self, worker: WorkerView) -> None:
+        if self.size == self._capacity:
+            self._grow()
+        slot = self.size
+        self.size += 1
+        self.workers.append(worker)
+        self.slot_of[worker.worker_id] = slot
+        self._fill(slot, worker)
+
+    def remove(self, worker_id: str) -> None:
+        slot = self.slot_of.pop(worker_id)
+        last = self.size - 1
+        moved = self.workers.pop()
+        if slot != last:
+            self.workers[slot] = moved
+            self.slot_of[moved.worker_id] = slot
+            for array in self._arrays.values():
+                array[slot] = array[last]
+        self.size = last
+
+    def _fill(self, slot: int, worker: WorkerView) -> None:
+        arrays = self._arrays
+        for name, (_, value) in FIXED.items():
+            arrays[name][slot] = value(worker)
+        code = self._origins.setdefault(worker.citizenship, len(self._origins))
+        arrays["origin"][slot] = code
+        for name, value in self._derived.items():
+            arrays[name][slot] = value(worker)
+
+    def _grow(self) -> None:
+        self._capacity *= 2
+        for name, array in self._arrays.items():
+            grown = np.zeros(self._capacity, array.dtype)
+            grown[:self.size] = array[:self.size]
+            self._arrays[name] = grown
