@@ -38,6 +38,7 @@ from services.matcher.domain.eligibility import Ineligible, failures
 from services.matcher.domain.proposals import capacity, plan
 from services.matcher.domain.scoring import Scored, score
 from services.matcher.domain.views import VacancyView, WorkerView
+from services.matcher.offer_board import OfferBoard
 
 VAC, WRK, MATCH, QUOTA = "vac:", "wrk:", "m:", "quota:"
 _MATCH_FIELDS = ("match_id", "vacancy_id", "worker_id", "employer_id", "agreement_id",
@@ -152,6 +153,7 @@ class MarketShard:
         self.by_quota = SecondaryIndex(VAC, _open_vacancy_quota)
         self.vacancies = SecondaryIndex(VAC, _open_vacancy_market)
         self.taken = HeldCounter(lambda r: r["vacancy_id"])
+        self.board = OfferBoard(self.taken, _open_vacancy_market)
         self.used = HeldCounter(lambda r: _quota_term(r["quota"]))
         self._views: dict[str, tuple[int, VacancyView | None]] = {}
         #: quotas whose units used changed while handling the current record, and the
@@ -162,7 +164,7 @@ class MarketShard:
     @property
     def indexes(self) -> tuple[Any, ...]:
         return (self.workers, self.by_vacancy, self.by_worker, self.by_quota, self.vacancies,
-                self.taken, self.used)
+                self.taken, self.used, self.board)
 
     def handle(self, tx: StateTx, decoded: Decoded, ctx: Context) -> Iterator[Output]:
         self._quota_moved, self._current = set(), set()
@@ -445,22 +447,25 @@ class MarketShard:
     def _offer(self, tx: StateTx, market: str, worker: WorkerView,
                dirty: dict[str, VacancyView]) -> Iterator[Output]:
         """A free worker's place among the proposals of each open vacancy with a
-        position left (the ``vacancies`` index holds only those)."""
-        for vkey in sorted(self.vacancies.keys(market)):
-            view = self._view(tx, vkey[len(VAC):])
+        position left that it could enter (the ``board`` narrows them down)."""
+        years = worker.occupations.get(market.split("-", 1)[1])
+        if years is None:
+            return
+        for vacancy_id in self.board.could_enter(market, years, worker.returned_on_time,
+                                                 worker.rehire_employers):
+            view = self._view(tx, vacancy_id)
             if view is None or view.vacancy_id in dirty:
                 continue
             existing = tx.get(MATCH + mv.match_id(worker.worker_id, view.vacancy_id))
             if existing is not None and existing["status"] != MatchStatus.WITHDRAWN:
                 continue
-            taken = self.taken.get(view.vacancy_id)  # the index holds unfilled ones only
+            taken = self.taken.get(view.vacancy_id)
             if taken >= view.positions or not quota.has_room(view, self._quota_used(view)):
                 continue
             if failures(worker, view):
                 continue
-            live = {m["worker_id"]: m["score"] for _, m in self._matches_of(tx, view.vacancy_id)
-                    if m["status"] == MatchStatus.PROPOSED}
-            yield from self._apply_plan(tx, view, live, [score(worker, view)],
+            yield from self._apply_plan(tx, view, self.board.live(view.vacancy_id),
+                                        [score(worker, view)],
                                         capacity(view.positions, taken))
 
 

@@ -546,3 +546,39 @@ def test_a_worker_is_offered_only_open_vacancies_with_a_position_left(m):
     respond(m, "w1", "v1", "decline")  # a position again
     assert shard.vacancies.keys("DE-6111") == {"vac:v1"}
     assert "late" in m.live("v1")
+
+
+BOTH = ("tractor", "pruning")  # every skill the postings require: scores differ by years
+
+
+def test_a_later_worker_between_the_lowest_and_the_best_displaces_the_lowest(m):
+    add_workers(m, 6, skills=BOTH)  # w0..w5, 1..6 years: w1..w5 hold the five proposals
+    m.send(posting("v1"))
+    assert m.live("v1") == ["w5", "w4", "w3", "w2", "w1"]
+    m.send(wk.WorkerRegistered(**profile("mid", years=4, skills=BOTH)))  # ties w3
+    assert m.live("v1") == ["w5", "w4", "mid", "w3", "w2"]
+    assert m.matches()[match_id("w1", "v1")]["reason"] == "displaced"
+
+
+def test_a_later_worker_tied_with_the_lowest_enters_on_its_id(m):
+    add_workers(m, 6, skills=BOTH)
+    m.send(posting("v1"))
+    m.send(wk.WorkerRegistered(**profile("a-tie", years=2, skills=BOTH)))  # w1's score
+    assert m.live("v1") == ["w5", "w4", "w3", "w2", "a-tie"]
+    m.send(wk.WorkerRegistered(**profile("z-tie", years=2, skills=BOTH)))  # a later id
+    assert "z-tie" not in m.live("v1")
+
+
+def test_a_rehire_arriving_at_a_full_vacancy_ranks_first(m):
+    for i in range(6):  # seasoned: only a re-hire could outrank them with one year
+        m.send(wk.WorkerRegistered(**profile(f"w{i}", years=10 + i, skills=BOTH)))
+    m.send(posting("v1", start=date(2027, 6, 20)))
+    assert len(m.live("v1")) == 5
+    m.send(wk.WorkerRegistered(**profile("back", years=1)))
+    assert "back" not in m.live("v1")
+    m.send(pl.PlacementReturned(
+        placement_id="p1", match_id="m-old", worker_id="back", employer_id="e1",
+        agreement_id="am-de", return_id="r1", return_date=date(2027, 3, 20),
+        expected_return_date=date(2027, 3, 25), on_time=True, early=False,
+        reentry_from=date(2027, 6, 20)))
+    assert m.live("v1")[0] == "back"

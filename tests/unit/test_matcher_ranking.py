@@ -265,3 +265,28 @@ def test_the_index_follows_changes_rehires_and_any_number_of_skills(
     assert index.best(v, limit) == naive_best(known.values(), v, limit)
     assert len(index) == len(known)
     assert index.fallbacks == 0
+
+
+def test_entry_years_at_the_bar():
+    from services.matcher.domain.proposals import best_possible, entry_years
+
+    assert entry_years(None, 3, False) == 3  # room left: the minimum is enough
+    for back in (False, True):
+        for minimum in (0, 4):
+            for extra in range(0, 20):
+                bar = best_possible(extra, back)  # a proposal that scores exactly this
+                assert entry_years(bar, minimum, back) == minimum + extra  # a tie may enter
+                assert entry_years(bar + 1e-6, minimum, back) == minimum + extra + 1
+    assert entry_years(0.8, 0, True) is None  # only a re-hire scores above 0.79
+
+
+@settings(max_examples=300, deadline=None)
+@given(w=workers, v=vacancies, bar=st.floats(0, 1))
+def test_nobody_below_entry_years_reaches_the_bar(w, v, bar):
+    from services.matcher.domain.proposals import entry_years
+
+    has = w.occupations.get(v.isco_code, 0)
+    assume(has >= v.min_experience_years)  # the others are not eligible at all
+    years = entry_years(bar, v.min_experience_years, w.returned_on_time)
+    if score(w, v).score >= bar:
+        assert years is not None and has >= years
