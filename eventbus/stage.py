@@ -32,6 +32,7 @@ handlers are written to converge (they compute the state to reach, not increment
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import deque
@@ -58,8 +59,14 @@ from eventbus.handlers import (
 from eventbus.positions import POSITION, Cursor, Verdict
 from schemas.codec import DecodeError, decode, encode
 from schemas.envelope import Envelope
+from schemas.registry import by_type
 
 log = logging.getLogger(__name__)
+
+
+@functools.cache
+def _known_types() -> frozenset[str]:
+    return frozenset(by_type())
 
 #: an outbox entry is one changelog record: keep it well under Kafka's 1 MB default
 OUTBOX_CHUNK_BYTES = 512 * 1024
@@ -102,6 +109,7 @@ class StageStats:
     batches: int = 0
     stale: int = 0
     gaps: int = 0
+    ignored: int = 0
 
 
 @dataclass
@@ -130,6 +138,9 @@ class Stage:
     batch_within: float = 0.02
     dedup: bool = True
     after_batch: AfterBatch | None = None
+    #: the event types the handler acts on (None: all); records of other known types
+    #: are passed over without being decoded (an unknown type is still dead-lettered)
+    accepts: frozenset[str] | None = None
     stats: StageStats = field(default_factory=StageStats)
     _seen: dict[str, float] = field(default_factory=dict)
     _seen_records: deque[tuple[float, str, int, list[str]]] = field(default_factory=deque)
@@ -172,7 +183,7 @@ class Stage:
             batch = batches.get(msg.partition)
             if batch is None:
                 batch = batches[msg.partition] = _PartitionBatch(
-                    StateTx(self.table, indexes=self.indexes))
+                    StateTx(self._state(), indexes=self.indexes))
             verdict, seek = self.cursor.check((msg.topic, msg.partition), msg.offset,
                                               batch.reached.get(msg.topic))
             if verdict is Verdict.REPEAT and self.dedup:
@@ -251,6 +262,9 @@ class Stage:
         msg = event.message
         ctx = Context(msg.topic, msg.partition, msg.offset, self.partitions)
         headers = _headers(msg.headers)
+        if self.accepts is not None and self._ignores(headers):
+            self.stats.ignored += 1
+            return
         try:
             decoded = decode(event.value, headers)
         except DecodeError as exc:
@@ -275,6 +289,18 @@ class Stage:
         batch.ids.append(decoded.envelope.id)
         self._seen[seen_key] = time.time()
         self.stats.processed += 1
+
+    def _state(self) -> Any:
+        """What handlers read: the table's store, without faust's per-read sensors
+        (the plain dict inside the memory store when there is one)."""
+        store = self.table.data
+        inner = getattr(store, "data", None)
+        return inner if isinstance(inner, dict) else store
+
+    def _ignores(self, headers: list[tuple[str, bytes]]) -> bool:
+        assert self.accepts is not None
+        kind = next((v for k, v in headers if k == "ce_type"), b"").decode("utf-8", "replace")
+        return kind not in self.accepts and kind in _known_types()
 
     def _finish(self, partition: int, batch: _PartitionBatch) -> None:
         assert self.after_batch is not None

@@ -60,6 +60,13 @@ class WorkerRouter:
     batch (:meth:`after_batch`), so a worker changed many times in one batch (say, by
     thirty new destinations) is sent out once, as it ends up."""
 
+    #: the event types :meth:`handle` acts on (the stage passes over the rest of its
+    #: topics, most of them the matcher's own proposals, without decoding them)
+    accepts = frozenset(kind.type for kind in (
+        ag.AgreementRecorded, wk.WorkerRegistered, wk.WorkerProfileUpdated, wk.WorkerErased,
+        mv.MatchResponded, mv.MatchAccepted, mv.MatchAcceptanceRefused,
+        pl.PlacementReturned, tr.TriggerFired))
+
     def __init__(self, market_topic: str, partitions: int) -> None:
         self.market_topic = market_topic
         self.partitions = partitions

@@ -96,6 +96,11 @@ class DueIndex:
 
 
 class PlacementShard:
+    #: the event types :meth:`handle` acts on (the stage passes over the rest, most
+    #: of them proposals on the matches topic, without decoding them)
+    accepts = frozenset(kind.type for kind in (
+        mv.MatchAccepted, pe.DepartureRecorded, pe.ReturnRegistered, ClockTicked))
+
     def __init__(self, placements_topic: str, triggers_topic: str) -> None:
         self.placements_topic = placements_topic
         self.triggers_topic = triggers_topic
