@@ -59,20 +59,29 @@ class Workers:
 
     def __init__(self) -> None:
         self.markets: dict[str, MarketIndex] = {}
+        #: the last record parsed and its view: a worker's record is the same text in
+        #: each of its markets, so it is parsed once and the markets share the view
+        self._last: tuple[str, WorkerView | None] | None = None
 
     def clear(self) -> None:
         self.markets.clear()
+        self._last = None
 
     def apply(self, key: str, old: Any, new: Any) -> None:
         if not key.startswith(WRK):
             return
         market, worker_id = key[len(WRK):].split(":", 1)
         index = self.of(market)
-        view = WorkerView.from_record(json.loads(new)) if new else None
+        view = self._parse(new) if new else None
         if view is None or view.busy:
             index.remove(worker_id)
         else:
             index.upsert(view)
+
+    def _parse(self, text: str) -> WorkerView | None:
+        if self._last is None or self._last[0] != text:
+            self._last = (text, WorkerView.from_record(json.loads(text)))
+        return self._last[1]
 
     def of(self, market: str) -> MarketIndex:
         index = self.markets.get(market)
@@ -409,21 +418,29 @@ class MarketShard:
     # --- workers ---------------------------------------------------------------------
 
     def _on_worker(self, tx: StateTx, event: MarketWorker) -> Iterator[Output]:
-        for market in event.markets or [event.market]:
-            yield from self._on_worker_in(tx, event, market)
-
-    def _on_worker_in(self, tx: StateTx, event: MarketWorker, market: str
-                      ) -> Iterator[Output]:
-        key = f"{WRK}{market}:{event.worker_id}"
-        if event.standing in (WorkerStanding.LEFT, WorkerStanding.ERASED):
-            tx.delete(key)
-        else:  # kept as compact JSON text: a fraction of the memory of nested dicts
-            tx.set(key, event.model_dump_json(exclude={"market", "markets"}))
+        # kept as compact JSON text (a fraction of the memory of nested dicts), the
+        # same in each of the worker's markets
+        text = (None if event.standing in (WorkerStanding.LEFT, WorkerStanding.ERASED)
+                else event.model_dump_json(exclude={"market", "markets"}))
         worker = WorkerView.from_market(event)
+        for market in event.markets or [event.market]:
+            yield from self._on_worker_in(tx, event, market, text, worker)
+
+    def _on_worker_in(self, tx: StateTx, event: MarketWorker, market: str,
+                      text: str | None, worker: WorkerView | None) -> Iterator[Output]:
+        key = f"{WRK}{market}:{event.worker_id}"
+        if text is None:
+            tx.delete(key)
+        else:
+            tx.set(key, text)
         dirty: dict[str, VacancyView] = {}
+        held: set[str] = set()  # vacancies where the worker has a match not withdrawn
         for mkey in sorted(self.by_worker.keys(f"{market}|{event.worker_id}")):
             match = tx.get(mkey)
-            if match is None or match["status"] not in LIVE:
+            if match is None or match["status"] == MatchStatus.WITHDRAWN:
+                continue
+            held.add(match["vacancy_id"])
+            if match["status"] not in LIVE:
                 continue
             view = self._view(tx, match["vacancy_id"])
             if view is None:
@@ -440,24 +457,22 @@ class MarketShard:
                     yield from self._propose(tx, view, fresh)
                     dirty[view.vacancy_id] = view
         if worker is not None and not worker.busy:
-            yield from self._offer(tx, market, worker, dirty)
+            yield from self._offer(tx, market, worker, dirty, held)
         for view in dirty.values():
             yield from self._reconcile(tx, view)
 
     def _offer(self, tx: StateTx, market: str, worker: WorkerView,
-               dirty: dict[str, VacancyView]) -> Iterator[Output]:
+               dirty: dict[str, VacancyView], held: set[str]) -> Iterator[Output]:
         """A free worker's place among the proposals of each open vacancy with a
-        position left that it could enter (the ``board`` narrows them down)."""
+        position left that it could enter (the ``board`` narrows them down), but
+        those where it holds a match already (``held``) or that changed (``dirty``)."""
         years = worker.occupations.get(market.split("-", 1)[1])
         if years is None:
             return
         for vacancy_id in self.board.could_enter(market, years, worker.returned_on_time,
                                                  worker.rehire_employers):
             view = self._view(tx, vacancy_id)
-            if view is None or view.vacancy_id in dirty:
-                continue
-            existing = tx.get(MATCH + mv.match_id(worker.worker_id, view.vacancy_id))
-            if existing is not None and existing["status"] != MatchStatus.WITHDRAWN:
+            if view is None or view.vacancy_id in dirty or view.vacancy_id in held:
                 continue
             taken = self.taken.get(view.vacancy_id)
             if taken >= view.positions or not quota.has_room(view, self._quota_used(view)):
