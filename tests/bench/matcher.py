@@ -4,7 +4,9 @@
    consumer (tests/bench/baseline.py) reads those same records, then a matcher
    worker starts and works through them (with all its internal fan-out) until its
    consumer group has no lag. Events per second through the matcher, as a ratio
-   to the bare consumer's, measured in the same run.
+   to the bare consumer's, measured in the same run. Also in the same run: an
+   empty faust agent (tests/bench/ceiling.py) on the same records, the most any
+   stage built on faust reaches here.
 2. Latency: a steady 100 events/s (worker registrations and vacancies) for a
    minute; for each vacancy, the time from its write to its first proposal on
    ``circular.matches`` (p50, p99).
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
 import sys
 import tempfile
@@ -67,6 +70,7 @@ def throughput(bootstrap: str, prefix: str, roster: Roster, n_workers: int,
                            for topic, r in batches)
     env = {"CIRCULAR_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "CIRCULAR_TOPIC_PREFIX": prefix,
            "CIRCULAR_VAR_DIR": str(var), "CIRCULAR_LOG_LEVEL": "WARNING"}
+    ceiling_eps = faust_ceiling(env, var, total, [topic for topic, _ in batches])
     matcher = ServiceProcess("matcher", ["services.matcher"], env, var / "matcher.log").start()
     assert matcher.proc is not None
     idle_rss = None
@@ -93,7 +97,27 @@ def throughput(bootstrap: str, prefix: str, roster: Roster, n_workers: int,
     return {"matcher": matcher, "events": total, "seconds": elapsed,
             "matcher_eps": total / elapsed, "bare_eps": bare_eps,
             "ratio": total / elapsed / bare_eps,
+            "faust_ceiling_eps": ceiling_eps, "ceiling_ratio": ceiling_eps / bare_eps,
             "peak_rss_mib": peak_rss_mib(matcher.proc.pid), "idle_rss_mib": idle_rss}
+
+
+def faust_ceiling(env: dict[str, str], var: Path, total: int, topics: list[str]) -> float:
+    """Events/s through an empty faust agent reading the same records (see
+    tests/bench/ceiling.py): the most any stage built on faust can reach here."""
+    out = var / "ceiling.json"
+    proc = ServiceProcess("ceiling", ["tests.bench.ceiling", str(out), str(total), *topics],
+                          env, var / "ceiling.log").start()
+    deadline = time.monotonic() + 900
+    while not out.exists():
+        time.sleep(0.5)
+        if not proc.alive and not out.exists():
+            raise RuntimeError(f"the empty faust agent died; see {proc.log_path}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise TimeoutError("the empty faust agent did not read the roster in 15 min")
+    proc.stop()
+    result = json.loads(out.read_text())
+    return float(result["events"] / result["seconds"])
 
 
 def latency(bootstrap: str, prefix: str, roster: Roster, n_employers: int, rate: int,
@@ -224,7 +248,9 @@ def main(argv: list[str] | None = None) -> int:
         matcher = tp.pop("matcher")
         results["throughput"] = tp
         print(f"throughput: {tp['matcher_eps']:.0f} events/s through the matcher, "
-              f"{tp['bare_eps']:.0f} bare ({tp['ratio']:.3f}); peak RSS "
+              f"{tp['bare_eps']:.0f} bare ({tp['ratio']:.3f}), "
+              f"{tp['faust_ceiling_eps']:.0f} through an empty faust agent "
+              f"({tp['ceiling_ratio']:.3f}); peak RSS "
               f"{tp['peak_rss_mib']:.0f} MiB", flush=True)
         results["latency"] = latency(broker.bootstrap, prefix, roster, args.employers,
                                      args.rate, args.seconds, args.workers, args.vacancies)
