@@ -25,6 +25,7 @@ import faust
 
 from eventbus.faustapp import make_app
 from eventbus.settings import StreamSettings
+from eventbus.stage import Stage
 from eventbus.worker import run_worker
 
 
@@ -37,7 +38,7 @@ def build(settings: StreamSettings, out: Path, count: int, topics: list[str]) ->
     async def ceiling(stream: faust.StreamT) -> None:
         seen, first = 0, 0.0
         async for events in stream.take_events(  # type: ignore[attr-defined]
-                settings.batch_size, within=0.02):
+                settings.batch_size, within=Stage.batch_within):
             if not seen:
                 first = time.perf_counter()
             seen += len(events)
@@ -53,7 +54,7 @@ def build(settings: StreamSettings, out: Path, count: int, topics: list[str]) ->
 def main(argv: list[str]) -> None:
     out, count, topics = Path(argv[0]), int(argv[1]), argv[2:]
     settings = StreamSettings()
-    run_worker(build(settings, out, count, topics), "WARNING", 5.0, )
+    run_worker(build(settings, out, count, topics), "WARNING", 5.0)
 
 
 if __name__ == "__main__":

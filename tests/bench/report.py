@@ -38,6 +38,8 @@ def matcher_section(m: dict[str, Any]) -> list[str]:
         "|---|---|---|---|---|",
         f"| events/s through one matcher worker | {_n(tp['matcher_eps'])} | "
         f"{_n(tp['bare_eps'])} (bare aiokafka `getmany`) | {tp['ratio']:.4f} | >= 0.2 |",
+        f"| events/s through an empty faust agent (the ceiling of any faust stage) | "
+        f"{_n(tp['faust_ceiling_eps'])} | {_n(tp['bare_eps'])} | {tp['ceiling_ratio']:.4f} | |",
         f"| vacancy posted -> first proposal, p50 at {lat['events_per_second']} events/s | "
         f"{_n(lat['p50_ms'])} ms | | | |",
         f"| vacancy posted -> first proposal, p99 | {_n(lat['p99_ms'])} ms | | | < 250 ms |",
