@@ -43,6 +43,7 @@ from schemas.topics import (
     WORKERS,
     Topic,
 )
+from services.matcher.domain.proposals import capacity
 from services.tracker.domain.dates import add_months
 
 _IDS = uuid.UUID("3f1d7a52-9c4e-4b8a-a1e6-5d0c2b7f9e83")
@@ -54,6 +55,7 @@ OCCUPATIONS = ["6111", "6112", "6113", "6114", "6121", "6122", "7112", "7115", "
 SKILLS = ["tractor", "pruning", "irrigation", "welding", "forklift", "greenhouse", "masonry",
           "carpentry", "plumbing", "wiring"]
 START = date(2027, 5, 1)
+VACANCY_POSITIONS = 5
 
 
 def event_id(workload: str, n: int) -> str:
@@ -134,7 +136,7 @@ def market_vacancy(n: int, employer: str, dest: str, isco: str, rng: random.Rand
                    legal: bool = True) -> va.VacancyPosted:
     return va.VacancyPosted(
         vacancy_id=f"v{n}", employer_id=employer, destination_country=dest, isco_code=isco,
-        title="Seasonal work", positions=5,
+        title="Seasonal work", positions=VACANCY_POSITIONS,
         monthly_wage={"amount": str(1600 + rng.randrange(800)) if legal else "900",
                       "currency": "EUR"},
         contract_months=rng.choice((3, 6, 9)), start_date=START,
@@ -155,6 +157,22 @@ def market_worker(n: int, dest: str | None, isco: str, rng: random.Random) -> wk
         preferred_destinations=[dest] if dest else [],
         available_from=date(2027, 1, 1) + timedelta(days=rng.randrange(100)),
         consent_matching=True)
+
+
+def _no_displacement(markets: list[tuple[str, str]],
+                     workers: list[wk.WorkerRegistered]) -> None:
+    """What keeps the matcher workload's effects independent of how partitions
+    interleave: no market has more candidates than a vacancy can hold proposals, so
+    no proposal displaces another (who is displaced depends on who came first)."""
+    most = capacity(VACANCY_POSITIONS, 0)
+    for dest, isco in markets:
+        candidates = sum(1 for e in workers if e.occupations[0].isco_code == isco
+                         and (not e.preferred_destinations
+                              or dest in e.preferred_destinations))
+        if candidates > most:
+            raise ValueError(f"market {dest}-{isco} has {candidates} candidates, more than "
+                             f"the {most} proposals a vacancy holds: effects would depend "
+                             "on arrival order")
 
 
 def matcher_workload(size: int, seed: int = 7) -> Workload:
@@ -182,10 +200,12 @@ def matcher_workload(size: int, seed: int = 7) -> Workload:
     registered: list[Input] = []
     for n in range(p.workers):
         dest, isco = markets[n % len(markets)]
-        # one worker in every hundred lists no destination: open to all of them
-        w.add(registered, WORKERS, market_worker(n, None if n % 100 == 50 else dest, isco,
-                                                  rng))
+        if n % 100 == 50:  # one worker in every hundred lists no destination: a
+            # candidate in every market of its occupation (spread over the occupations)
+            dest, isco = None, occs[(n // 100) % len(occs)]
+        w.add(registered, WORKERS, market_worker(n, dest, isco, rng))
     w.phases.append(registered)
+    _no_displacement(markets, [i.event for i in registered])  # type: ignore[misc]
     profiles = {i.event.worker_id: i.event for i in registered}  # type: ignore[attr-defined]
     toggled = rng.sample(range(p.workers), min(p.workers, p.toggles // 2))
     for consent in (False, True):  # one phase each: never two changes of one worker
