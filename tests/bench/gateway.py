@@ -699,6 +699,7 @@ def main(argv: list[str] | None = None) -> int:
                                                             else argv)])
     with session_broker() as broker, tempfile.TemporaryDirectory(prefix="circular-gw-") as tmp:
         prefix = f"benchgw{uuid.uuid4().hex[:6]}."
+        print(f"prefix: {prefix}", flush=True)
         results = {"command": command.strip(), "broker": broker.kind, "cpus": os.cpu_count(),
                    **run(args, broker.bootstrap, prefix, Path(tmp))}
     write_results(args.out, results)
