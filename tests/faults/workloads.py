@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -159,18 +160,21 @@ def market_worker(n: int, dest: str | None, isco: str, rng: random.Random) -> wk
         consent_matching=True)
 
 
-def _no_displacement(markets: list[tuple[str, str]],
-                     workers: list[wk.WorkerRegistered]) -> None:
+def _no_displacement(markets: list[tuple[str, str]], registered: list[Input]) -> None:
     """What keeps the matcher workload's effects independent of how partitions
     interleave: no market has more candidates than a vacancy can hold proposals, so
     no proposal displaces another (who is displaced depends on who came first)."""
     most = capacity(VACANCY_POSITIONS, 0)
-    for dest, isco in markets:
-        candidates = sum(1 for e in workers if e.occupations[0].isco_code == isco
-                         and (not e.preferred_destinations
-                              or dest in e.preferred_destinations))
-        if candidates > most:
-            raise ValueError(f"market {dest}-{isco} has {candidates} candidates, more than "
+    everywhere = sorted({dest for dest, _ in markets})
+    candidates: Counter[tuple[str, str]] = Counter()
+    for i in registered:
+        assert isinstance(i.event, wk.WorkerRegistered)
+        isco = i.event.occupations[0].isco_code
+        for dest in i.event.preferred_destinations or everywhere:
+            candidates[(dest, isco)] += 1
+    for (dest, isco), count in sorted(candidates.items()):
+        if count > most:
+            raise ValueError(f"market {dest}-{isco} has {count} candidates, more than "
                              f"the {most} proposals a vacancy holds: effects would depend "
                              "on arrival order")
 
@@ -205,7 +209,7 @@ def matcher_workload(size: int, seed: int = 7) -> Workload:
             dest, isco = None, occs[(n // 100) % len(occs)]
         w.add(registered, WORKERS, market_worker(n, dest, isco, rng))
     w.phases.append(registered)
-    _no_displacement(markets, [i.event for i in registered])  # type: ignore[misc]
+    _no_displacement(markets, registered)
     profiles = {i.event.worker_id: i.event for i in registered}  # type: ignore[attr-defined]
     toggled = rng.sample(range(p.workers), min(p.workers, p.toggles // 2))
     for consent in (False, True):  # one phase each: never two changes of one worker
