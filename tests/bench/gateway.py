@@ -9,7 +9,9 @@ topic prefix and a fresh SQLite database, seeded over HTTP with a small world.
    bare FastAPI endpoint returning a constant body, served by the gateway's own
    ``run_api`` (same uvicorn, workers and settings) under the same load generator in
    the same run; ratio = gateway rps / bare rps. The generator is aiohttp: httpx's
-   pool tops out near 200 requests/s here and would cap the baseline.
+   pool tops out near 200 requests/s here and would cap the baseline. Two more phases
+   only help read the ratio: the stack's floor (one primary-key read in a sync FastAPI
+   endpoint, no middleware or auth) and the gateway's cheapest request alone.
 2. End to end: a steady ``--rate`` writes/s through the API (one vacancy in
    ``--vacancy-every``, the rest worker registrations by recruiters; a third of the
    seeded workers are eligible for any vacancy). For each vacancy: from sending
@@ -475,21 +477,37 @@ async def kafka_round_trip(bootstrap: str, topic: str, rate: float,
 # -- the processes ----------------------------------------------------------------------
 
 def serve_bare() -> None:
-    """The baseline server: a FastAPI app with one constant route, run by the gateway's
-    own ``run_api`` (so the same uvicorn, workers and settings) in place of its app."""
+    """The baseline server: a FastAPI app with a constant route, run by the gateway's
+    own ``run_api`` (so the same uvicorn, workers and settings) in place of its app.
+
+    Its second route is the floor of the stack, for reading the ratio: a sync FastAPI
+    endpoint (thread pool) that reads one agreement by primary key from the bench's
+    database with the gateway's engine and answers the gateway's pydantic model, with
+    none of the gateway's middleware, routing, authentication or retries."""
     from fastapi import FastAPI
 
     import services.gateway.app as gateway_app
     from services.gateway.__main__ import run_api
+    from services.gateway.agreements import service as agreements
+    from services.gateway.agreements.models import AgreementRead
+    from services.gateway.database.core import make_engine, make_sessionmaker
 
+    settings = GatewaySettings()
+    read_sessions = make_sessionmaker(make_engine(settings.database_url), read_only=True)
     bare = FastAPI()
 
     @bare.get("/bare")
     async def constant() -> dict[str, str]:
         return {"status": "ok"}
 
+    @bare.get("/floor/{agreement_id}", response_model=AgreementRead)
+    def floor(agreement_id: str) -> AgreementRead:
+        with read_sessions() as session:
+            return agreements.read(agreements.get(db_session=session,
+                                                  agreement_id=agreement_id))
+
     gateway_app.create_app = lambda settings: bare
-    run_api(GatewaySettings())
+    run_api(settings)
 
 
 def start_processes(bootstrap: str, prefix: str, tmp: Path) -> tuple[System, ServiceProcess]:
@@ -504,7 +522,8 @@ def start_processes(bootstrap: str, prefix: str, tmp: Path) -> tuple[System, Ser
     bare_port = free_port()
     bare = ServiceProcess("bare", ["tests.bench.gateway", "--serve-bare"],
                           {"CIRCULAR_GATEWAY_PORT": str(bare_port),
-                           "CIRCULAR_VAR_DIR": str(tmp / "bare")},
+                           "CIRCULAR_VAR_DIR": str(tmp / "bare"),
+                           "CIRCULAR_DATABASE_URL": database},
                           tmp / "var" / "logs" / "bare.log")
     bare.start()
     system.start(*SERVICES)
@@ -646,17 +665,27 @@ def run(args: argparse.Namespace, bootstrap: str, prefix: str, tmp: Path) -> dic
 
 def measure_load(args: argparse.Namespace, processes: dict[str, ServiceProcess],
                  world: World, gateway_url: str, bare_url: str) -> dict[str, Any]:
-    """The bare endpoint first (the system idle), then the gateway's mixed load."""
+    """The bare endpoint first (the system idle), then the gateway's mixed load. Two
+    more phases only help read the ratio: the floor of the stack (``serve_bare``) and
+    the gateway's cheapest request alone (one agreement, by a signed-in recruiter)."""
     def closed(url: str, next_call: Callable[[], Call]) -> Callable[[], dict[str, Any]]:
         return lambda: asyncio.run(closed_loop(url, next_call, args.connections,
                                                args.seconds, args.warmup))
 
-    bare = cpu_use(processes, closed(bare_url, lambda: Call("GET /bare", "GET", "/bare")))
-    print(f"bare: {summary(bare)}", flush=True)
-    gateway = cpu_use(processes, closed(gateway_url, mixed(world)))
-    print(f"gateway: {summary(gateway)}", flush=True)
+    phases: dict[str, dict[str, Any]] = {}
+    for name, url, next_call in [
+            ("bare", bare_url, lambda: Call("GET /bare", "GET", "/bare")),
+            ("floor", bare_url, lambda: Call("GET /floor/{id}", "GET", "/floor/am-de")),
+            ("cheapest", gateway_url, lambda: Call("GET /agreements/{id} (recruiter)", "GET",
+                                                   "/agreements/am-de", world.recruiter())),
+            ("gateway", gateway_url, mixed(world))]:
+        phases[name] = cpu_use(processes, closed(url, next_call))
+        print(f"{name}: {summary(phases[name])}", flush=True)
+    bare_rps = phases["bare"]["rps"]
     return {"connections": args.connections, "seconds": args.seconds, "warmup": args.warmup,
-            "bare": bare, "gateway": gateway, "ratio": gateway["rps"] / bare["rps"]}
+            **phases, "ratio": phases["gateway"]["rps"] / bare_rps,
+            "floor_ratio": phases["floor"]["rps"] / bare_rps,
+            "cheapest_ratio": phases["cheapest"]["rps"] / bare_rps}
 
 
 def summary(phase: dict[str, Any]) -> str:

@@ -99,6 +99,7 @@ def gateway_section(g: dict[str, Any]) -> list[str]:
         f"{load['seconds']:.0f} s | {_n(gw['rps'])} | {_n(bare['rps'])} (bare FastAPI "
         f"endpoint, same server and settings) | {load['ratio']:.3f} | >= 0.3 |",
         f"| latency p50 / p99 | {_ms(gw)} | {_ms(bare)} | | |",
+        *_reading_rows(load),
         f"| errors (non-2xx, transport) | {gw['errors']} | {bare['errors']} | | 0 |",
         f"| vacancy posted -> first proposal readable, p50 / p99, at {e2e['rate']:.0f} "
         f"writes/s for {e2e['seconds']:.0f} s | {_ms(e2e, '> 30,000')} | {_ms(kafka)} "
@@ -124,6 +125,21 @@ def gateway_section(g: dict[str, Any]) -> list[str]:
     for route, r in gw["routes"].items():
         lines.append(f"| `{route}` | {r['requests']:,} | {_ms(r)} |")
     return lines + [""]
+
+
+def _reading_rows(load: dict[str, Any]) -> list[str]:
+    """The two phases that help read the ratio (absent from runs before 2026-12-04)."""
+    if "floor" not in load:
+        return []
+    floor, cheapest, bare = load["floor"], load["cheapest"], load["bare"]
+    return [
+        f"| to read the ratio: the stack's floor, a sync FastAPI endpoint reading one "
+        f"agreement with the gateway's engine and model (no middleware, no auth) | "
+        f"{_n(floor['rps'])}, p50 / p99 {_ms(floor)} | {_n(bare['rps'])} | "
+        f"{load['floor_ratio']:.3f} | |",
+        f"| to read the ratio: the gateway's cheapest request alone, `GET "
+        f"/agreements/{{id}}` by a recruiter | {_n(cheapest['rps'])}, p50 / p99 "
+        f"{_ms(cheapest)} | {_n(bare['rps'])} | {load['cheapest_ratio']:.3f} | |"]
 
 
 def render() -> str:
