@@ -480,10 +480,12 @@ def serve_bare() -> None:
     """The baseline server: a FastAPI app with a constant route, run by the gateway's
     own ``run_api`` (so the same uvicorn, workers and settings) in place of its app.
 
-    Its second route is the floor of the stack, for reading the ratio: a sync FastAPI
-    endpoint (thread pool) that reads one agreement by primary key from the bench's
-    database with the gateway's engine and answers the gateway's pydantic model, with
-    none of the gateway's middleware, routing, authentication or retries."""
+    Its other routes help read the ratio (see :data:`READING`): the constant from a
+    sync endpoint (so: the cost of FastAPI's thread-pool hop), and the floor of the
+    stack, one agreement read by primary key from the bench's database with the
+    gateway's engine and answered as the gateway's pydantic model, with none of its
+    middleware, routing, authentication or retries, from a sync endpoint (thread
+    pool, as the gateway's endpoints run) and from an async one (on the event loop)."""
     from fastapi import FastAPI
 
     import services.gateway.app as gateway_app
@@ -500,11 +502,20 @@ def serve_bare() -> None:
     async def constant() -> dict[str, str]:
         return {"status": "ok"}
 
-    @bare.get("/floor/{agreement_id}", response_model=AgreementRead)
-    def floor(agreement_id: str) -> AgreementRead:
+    @bare.get("/sync")
+    def constant_in_thread() -> dict[str, str]:
+        return {"status": "ok"}
+
+    def one_agreement(agreement_id: str) -> AgreementRead:
         with read_sessions() as session:
             return agreements.read(agreements.get(db_session=session,
                                                   agreement_id=agreement_id))
+
+    bare.get("/floor/{agreement_id}", response_model=AgreementRead)(one_agreement)
+
+    @bare.get("/floor-on-loop/{agreement_id}", response_model=AgreementRead)
+    async def floor_on_loop(agreement_id: str) -> AgreementRead:
+        return one_agreement(agreement_id)
 
     gateway_app.create_app = lambda settings: bare
     run_api(settings)
@@ -663,29 +674,54 @@ def run(args: argparse.Namespace, bootstrap: str, prefix: str, tmp: Path) -> dic
         shutil.copytree(tmp / "var" / "logs", LOGS, dirs_exist_ok=True)
 
 
+class Reading(NamedTuple):
+    """A phase that only helps read the ratio: one request, again and again."""
+
+    name: str
+    path: str
+    on_gateway: bool  # else on the bare server (``serve_bare``)
+    what: str
+
+
+READING = [
+    Reading("sync", "/sync", False, "the bare constant from a sync endpoint (the cost of "
+            "FastAPI's thread-pool hop)"),
+    Reading("floor", "/floor/am-de", False, "the stack's floor: one agreement read by "
+            "primary key with the gateway's engine and model, no middleware or auth, "
+            "from a sync endpoint (thread pool) as the gateway's endpoints run"),
+    Reading("floor on the loop", "/floor-on-loop/am-de", False, "the same read from an "
+            "async endpoint, on the event loop"),
+    Reading("cheapest", "/agreements/am-de", True, "the gateway's cheapest request "
+            "alone: `GET /agreements/{id}` by a signed-in recruiter"),
+]
+
+
 def measure_load(args: argparse.Namespace, processes: dict[str, ServiceProcess],
                  world: World, gateway_url: str, bare_url: str) -> dict[str, Any]:
-    """The bare endpoint first (the system idle), then the gateway's mixed load. Two
-    more phases only help read the ratio: the floor of the stack (``serve_bare``) and
-    the gateway's cheapest request alone (one agreement, by a signed-in recruiter)."""
+    """The bare endpoint first (the system idle), then the phases of :data:`READING`,
+    then the gateway's mixed load."""
     def closed(url: str, next_call: Callable[[], Call]) -> Callable[[], dict[str, Any]]:
         return lambda: asyncio.run(closed_loop(url, next_call, args.connections,
                                                args.seconds, args.warmup))
 
-    phases: dict[str, dict[str, Any]] = {}
-    for name, url, next_call in [
-            ("bare", bare_url, lambda: Call("GET /bare", "GET", "/bare")),
-            ("floor", bare_url, lambda: Call("GET /floor/{id}", "GET", "/floor/am-de")),
-            ("cheapest", gateway_url, lambda: Call("GET /agreements/{id} (recruiter)", "GET",
-                                                   "/agreements/am-de", world.recruiter())),
-            ("gateway", gateway_url, mixed(world))]:
-        phases[name] = cpu_use(processes, closed(url, next_call))
-        print(f"{name}: {summary(phases[name])}", flush=True)
-    bare_rps = phases["bare"]["rps"]
+    def constant(call: Call) -> Callable[[], Call]:
+        return lambda: call
+
+    bare = cpu_use(processes, closed(bare_url, constant(Call("GET /bare", "GET", "/bare"))))
+    print(f"bare: {summary(bare)}", flush=True)
+    reading = {}
+    for phase in READING:
+        url = gateway_url if phase.on_gateway else bare_url
+        token = world.recruiter() if phase.on_gateway else None
+        out = cpu_use(processes, closed(url, constant(Call(phase.path, "GET", phase.path,
+                                                           token))))
+        print(f"{phase.name}: {summary(out)}", flush=True)
+        reading[phase.name] = {**out, "what": phase.what, "ratio": out["rps"] / bare["rps"]}
+    gateway = cpu_use(processes, closed(gateway_url, mixed(world)))
+    print(f"gateway: {summary(gateway)}", flush=True)
     return {"connections": args.connections, "seconds": args.seconds, "warmup": args.warmup,
-            **phases, "ratio": phases["gateway"]["rps"] / bare_rps,
-            "floor_ratio": phases["floor"]["rps"] / bare_rps,
-            "cheapest_ratio": phases["cheapest"]["rps"] / bare_rps}
+            "bare": bare, "gateway": gateway, "ratio": gateway["rps"] / bare["rps"],
+            "reading": reading}
 
 
 def summary(phase: dict[str, Any]) -> str:

@@ -128,18 +128,10 @@ def gateway_section(g: dict[str, Any]) -> list[str]:
 
 
 def _reading_rows(load: dict[str, Any]) -> list[str]:
-    """The two phases that help read the ratio (absent from runs before 2026-12-04)."""
-    if "floor" not in load:
-        return []
-    floor, cheapest, bare = load["floor"], load["cheapest"], load["bare"]
-    return [
-        f"| to read the ratio: the stack's floor, a sync FastAPI endpoint reading one "
-        f"agreement with the gateway's engine and model (no middleware, no auth) | "
-        f"{_n(floor['rps'])}, p50 / p99 {_ms(floor)} | {_n(bare['rps'])} | "
-        f"{load['floor_ratio']:.3f} | |",
-        f"| to read the ratio: the gateway's cheapest request alone, `GET "
-        f"/agreements/{{id}}` by a recruiter | {_n(cheapest['rps'])}, p50 / p99 "
-        f"{_ms(cheapest)} | {_n(bare['rps'])} | {load['cheapest_ratio']:.3f} | |"]
+    """The phases that only help read the ratio (absent from runs before 2026-12-04)."""
+    return [f"| to read the ratio: {r['what']} | {_n(r['rps'])}, p50 / p99 {_ms(r)} | "
+            f"{_n(load['bare']['rps'])} | {r['ratio']:.3f} | |"
+            for r in load.get("reading", {}).values()]
 
 
 def render() -> str:
