@@ -9,9 +9,10 @@ topic prefix and a fresh SQLite database, seeded over HTTP with a small world.
    bare FastAPI endpoint returning a constant body, served by the gateway's own
    ``run_api`` (same uvicorn, workers and settings) under the same load generator in
    the same run; ratio = gateway rps / bare rps. The generator is aiohttp: httpx's
-   pool tops out near 200 requests/s here and would cap the baseline. Two more phases
-   only help read the ratio: the stack's floor (one primary-key read in a sync FastAPI
-   endpoint, no middleware or auth) and the gateway's cheapest request alone.
+   pool tops out near 200 requests/s here and would cap the baseline. The phases of
+   ``READING`` only help read the ratio: the thread-pool hop alone, the stack's floor
+   (one primary-key read, no middleware or auth) in a thread and on the event loop,
+   and the gateway's cheapest request alone.
 2. End to end: a steady ``--rate`` writes/s through the API (one vacancy in
    ``--vacancy-every``, the rest worker registrations by recruiters; a third of the
    seeded workers are eligible for any vacancy). For each vacancy: from sending
