@@ -19,6 +19,7 @@ from services.gateway.auth.principals import Principals
 from services.gateway.auth.security import Passwords
 from services.gateway.auth.views import router as auth
 from services.gateway.clock.views import router as clock
+from services.gateway.console.app import mount_console
 from services.gateway.database.core import make_engine, make_sessionmaker
 from services.gateway.employers.views import router as employers
 from services.gateway.matches.views import router as matches
@@ -111,6 +112,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     errors.install(app)
     app.include_router(ops, include_in_schema=False)  # for probes; documented under /api/v1
     app.include_router(api_router())
+    mount_console(app, settings)
     app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(errors.ServerErrors)  # outermost: added last

@@ -26,7 +26,7 @@ from services.gateway.settings import GatewaySettings
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 READING_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: requests by other methods that only read (signing in reads the account)
-READING_PATHS = frozenset({"/api/v1/auth/token"})
+READING_PATHS = frozenset({"/api/v1/auth/token", "/console/sign-in"})
 
 
 async def get_settings(request: Request) -> GatewaySettings:
@@ -72,7 +72,12 @@ async def current_principal(request: Request,
     session of its own, in one thread-pool call."""
     if not token:
         raise Unauthorized("Sign in first: send a bearer token")
-    state = request.app.state
+    return await principal_for(request.app.state, token)
+
+
+async def principal_for(state: Any, token: str) -> Principal:
+    """The principal of a token (the API's bearer token, or the one a console session
+    holds), checked as :func:`current_principal` says."""
     principals: Principals = state.principals
     known = principals.get(token)
     if known is not None:

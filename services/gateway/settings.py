@@ -43,6 +43,16 @@ class GatewaySettings(KafkaSettings):
     database_pool_size: Annotated[int, Field(
         ge=1, le=200, description="Database connections the API keeps; its thread pool "
         "is no larger, so no request waits for a connection")] = 16
+    console_secure_cookies: Annotated[bool, Field(
+        description="The console runs behind TLS: its session cookie is sent over HTTPS "
+        "only")] = False
+    console_session_minutes: Annotated[int, Field(
+        ge=5, le=24 * 60, description="How long a console sign-in lasts")] = 480
+    sign_in_limit_per_account: Annotated[str, Field(
+        description="Failed sign-ins allowed per account before further attempts "
+        "are refused (limits' notation)")] = "5 per 15 minutes"
+    sign_in_limit_per_address: Annotated[str, Field(
+        description="Failed sign-ins allowed per client address")] = "30 per 15 minutes"
     auth_cache_seconds: Annotated[float, Field(
         ge=0, le=300, description="How long a checked token is trusted without reading "
         "its account again (0: every request reads it)")] = 5.0

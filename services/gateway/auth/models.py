@@ -30,6 +30,8 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))
     employer_id: Mapped[str | None] = mapped_column(String(64), index=True)
     worker_id: Mapped[str | None] = mapped_column(String(64), index=True, unique=True)
+    #: the console's language for this user (hy, en, ru); None: the browser's
+    language: Mapped[str | None] = mapped_column(String(8), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

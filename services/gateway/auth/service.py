@@ -93,3 +93,14 @@ def ensure_first_admin(*, db_session: Session, username: str | None,
                user_in=UserCreate(username=username, password=password, role=Role.ADMIN))
         db_session.commit()
         log.info("created the first admin from the environment")
+
+
+def language_of(*, db_session: Session, user_id: str) -> str | None:
+    return db_session.scalar(select(User.language).where(User.id == user_id))
+
+
+def set_language(*, db_session: Session, user_id: str, language: str) -> None:
+    """The console's language for this user from now on (the caller commits)."""
+    user = db_session.get(User, user_id)
+    if user is not None:
+        user.language = language

@@ -1,0 +1,57 @@
+"""Jinja2 for the console: one environment per language (its gettext catalog and
+Babel formats installed once, so rendering is thread-safe), autoescape on for every
+template, and :func:`page` to answer with a rendered template."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from services.gateway.console import labels
+from services.gateway.console.i18n import LANGUAGES, NATIVE_NAMES, Formats, load_translations
+from services.gateway.console.nav import sections_for
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def make_environment(language: str) -> Environment:
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(
+        default=True, default_for_string=True), undefined=StrictUndefined,
+        extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
+    translations = load_translations(language)
+    env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
+    formats = Formats(language)
+    env.filters.update(date=formats.date, datetime=formats.datetime, number=formats.number,
+                       percent=formats.percent, money=formats.money)
+    env.globals.update(language=language, languages=LANGUAGES, native_names=NATIVE_NAMES,
+                       word=lambda kind, code: translations.gettext(labels.label(kind, code)))
+    return env
+
+
+@dataclass
+class Renderer:
+    environments: dict[str, Environment]
+
+    @classmethod
+    def create(cls) -> Renderer:
+        return cls({language: make_environment(language) for language in LANGUAGES})
+
+
+def page(request: Request, template: str, status_code: int = 200,
+         **context: Any) -> HTMLResponse:
+    """``template`` rendered in the request's language, with what every page shows: the
+    signed-in user, the menu for the user's role, the CSRF token for forms."""
+    state = request.state
+    renderer: Renderer = request.app.state.renderer
+    env = renderer.environments[state.language]
+    user = getattr(state, "user", None)
+    html = env.get_template(template).render(
+        request=request, user=user, sections=sections_for(user.role if user else None),
+        csrf_token=state.csrf_token, path=request.url.path,
+        flash=state.flash, **context)
+    return HTMLResponse(html, status_code=status_code)
