@@ -8,9 +8,12 @@ KAFKA_VERSION ?= $(or $(CIRCULAR_KAFKA_VERSION),3.9.1)
 STAMP := $(VENV)/.installed
 JARS := var/kafka/$(KAFKA_VERSION)/libs/kafka_2.13-$(KAFKA_VERSION).jar
 PYTEST_ARGS ?=
+CATALOGS := services/gateway/console/translations
+MO := $(patsubst %.po,%.mo,$(wildcard $(CATALOGS)/*/LC_MESSAGES/messages.po))
 
 .PHONY: help install jars up down kafka-up kafka-down topics migrate test test-unit \
-        test-integration test-e2e lint schemas schemas-check bench faults clean
+        test-integration test-e2e test-browser lint schemas schemas-check bench faults clean \
+        catalogs screenshots demo
 
 help:
 	@echo "make up          run Kafka (from jars), create topics, migrate, run the services"
@@ -21,6 +24,9 @@ help:
 	@echo "make kafka-up    only the broker; make kafka-down stops it"
 	@echo "make bench       the benchmarks on a real broker (docs/performance.md)"
 	@echo "make faults      the fault harness at full scale (docs/reliability.md)"
+	@echo "make catalogs    extract the console's strings and update the hy/en/ru catalogs"
+	@echo "make demo        fill a running system (make up) with a small realistic world"
+	@echo "make screenshots every console page in every language, under var/screenshots/"
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,7 +41,18 @@ $(JARS):
 
 jars: $(JARS)
 
-up: install jars
+# the console's gettext catalogs, compiled from the committed .po files
+%.mo: %.po
+	$(VENV)/bin/pybabel compile -i $< -o $@
+
+catalogs: install
+	$(VENV)/bin/pybabel extract -F services/gateway/console/babel.cfg -k N_ --no-location \
+	  --omit-header --sort-output -o $(CATALOGS)/messages.pot .
+	$(VENV)/bin/pybabel update -D messages -i $(CATALOGS)/messages.pot -d $(CATALOGS) \
+	  --no-fuzzy-matching --omit-header --ignore-obsolete
+	$(MAKE) $(MO)
+
+up: install jars $(MO)
 	$(PY) -m deploy.up up
 
 down: install
@@ -53,14 +70,23 @@ topics: install
 migrate: install
 	$(PY) -m services.gateway migrate
 
-test: install jars
+test: install jars $(MO)
 	$(PY) -m pytest -q --durations=15 $(PYTEST_ARGS)
 
 test-unit: install
 	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
 
-test-integration: install jars
+test-integration: install jars $(MO)
 	$(PY) -m pytest -q tests/integration $(PYTEST_ARGS)
+
+test-browser: install jars $(MO)
+	$(PY) -m pytest -q tests/browser $(PYTEST_ARGS)
+
+screenshots: install jars $(MO)
+	$(PY) -m tests.browser.screenshots
+
+demo: install
+	$(PY) -m deploy.demo
 
 test-e2e: install jars
 	$(PY) -m pytest -q tests/e2e $(PYTEST_ARGS)
