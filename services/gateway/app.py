@@ -113,7 +113,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(ops, include_in_schema=False)  # for probes; documented under /api/v1
     app.include_router(api_router())
     mount_console(app, settings)
-    app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes,
+                       streamed={f"{API_PREFIX}/workers/import": settings.roster_max_bytes})
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(errors.ServerErrors)  # outermost: added last
     return app

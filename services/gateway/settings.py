@@ -40,6 +40,9 @@ class GatewaySettings(KafkaSettings):
         description="Allow admins to publish clock ticks (test deployments only)")] = False
     outbox_poll_seconds: Annotated[float, Field(gt=0, le=10)] = 0.05
     max_body_bytes: Annotated[int, Field(ge=1024)] = 1_000_000
+    roster_max_bytes: Annotated[int, Field(
+        ge=1024, description="Largest CSV file POST /workers/import takes (the body, "
+        "streamed to a temporary file, never held in memory)")] = 20_000_000
     database_pool_size: Annotated[int, Field(
         ge=1, le=200, description="Database connections the API keeps; its thread pool "
         "is no larger, so no request waits for a connection")] = 16
