@@ -112,7 +112,6 @@ class BodyGuard:
 
         await self.app(scope, replay, send)
 
-
     async def _stream(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         size = 0
         refused: tuple[int, str, str, str | None] | None = None

@@ -3,7 +3,9 @@ erasure, timeline and the audit of reads of the worker's personal data."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, status
+from typing import Annotated
+
+from fastapi import APIRouter, File, Request, UploadFile, status
 
 from services.gateway.audit import service as audit
 from services.gateway.audit.models import AuditRead
@@ -15,7 +17,7 @@ from services.gateway.replies import Accepted
 from services.gateway.routing import GatewayRoute
 from services.gateway.timeline import service as timeline
 from services.gateway.timeline.models import TimelineRead
-from services.gateway.workers import service
+from services.gateway.workers import roster, service
 from services.gateway.workers.models import WorkerCreate, WorkerRead, WorkerUpdate
 
 router = APIRouter(route_class=GatewayRoute, prefix="/workers", tags=["workers"])
@@ -31,6 +33,21 @@ def register_worker(worker_in: WorkerCreate, request: Request, user: MaybeUser,
                          topic_prefix=settings.topic_prefix,
                          passwords=request.app.state.passwords)
     return Accepted(id=row.id, status=row.status)
+
+
+@router.post("/import", response_model=roster.ImportReport,
+             responses=responses(401, 403, 413, 422))
+def import_workers(
+        file: Annotated[UploadFile, File(description="The roster: a CSV file, UTF-8, with a "
+                                         "header row of the columns the README lists")],
+        request: Request, user: CurrentUser, db_session: SessionDep) -> roster.ImportReport:
+    """Recruiters and admins import a roster: every row is validated like ``POST
+    /workers`` and registered in its own transaction; rows that fail are reported with
+    their row number (the header is row 1) and field errors, the others imported. The
+    same file again imports nothing new (its rows are ``unchanged``). A file that is not
+    UTF-8 CSV with a roster's header is refused (422) before anything is written."""
+    return roster.import_file(file.file, db_session=db_session, actor=user,
+                              passwords=request.app.state.passwords)
 
 
 @router.get("/{worker_id}", response_model=WorkerRead, responses=responses(401, 403, 404, 422))
