@@ -1,4 +1,6 @@
-"""``python -m services.gateway [all|api|relay|projector|migrate]``
+"""``python -m services.gateway [all|api|relay|projector|migrate]``, or
+``python -m services.gateway import-workers FILE.csv --as USERNAME`` (a roster import,
+``workers/roster_cli.py``; ``--help`` says more)
 
 ``all`` (the default) runs the three processes of the gateway, the HTTP API, the
 outbox relay and the projector, restarting one that dies, until SIGTERM or Ctrl-C.
@@ -86,7 +88,13 @@ def run_all() -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.gateway")
+    if sys.argv[1:2] == ["import-workers"]:
+        from services.gateway.workers import roster_cli
+
+        return roster_cli.main(sys.argv[2:])
+    parser = argparse.ArgumentParser(prog="python -m services.gateway",
+                                     epilog="import-workers FILE.csv --as USERNAME: "
+                                     "import a roster of workers (see its --help)")
     parser.add_argument("role", nargs="?", default="all",
                         choices=("all", *ROLES, "migrate"))
     args = parser.parse_args()
