@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from services.gateway.auth.models import Role, User, UserCreate
@@ -64,6 +64,14 @@ def create(*, db_session: Session, user_in: UserCreate, passwords: Passwords,
                 employer_id=user_in.employer_id, worker_id=user_in.worker_id)
     db_session.add(user)
     return user
+
+
+def list_all(*, db_session: Session, limit: int, offset: int) -> tuple[list[User], int]:
+    """Every login, oldest first, a page at a time, and how many there are."""
+    total = db_session.scalar(select(func.count()).select_from(User)) or 0
+    rows = db_session.scalars(select(User).order_by(User.created_at, User.id)
+                              .limit(limit).offset(offset)).all()
+    return list(rows), total
 
 
 def authenticate(*, db_session: Session, username: str, password: str,
