@@ -45,6 +45,7 @@ MESSAGES = {
     "extra_forbidden": N_("This field is not allowed here."),
     "bool_parsing": N_("Choose yes or no."),
     "date_past": N_("Enter a date in the past."),
+    "date_in_future": N_("This date is after today."),
 }
 GENERIC = N_("This value is not valid.")
 

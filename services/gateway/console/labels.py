@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-from schemas.events.matches import MatchStatus, RefusalReason, WithdrawalReason
+from schemas.events.matches import Decision, MatchStatus, RefusalReason, WithdrawalReason
 from schemas.events.placements import EarlyReturnReason, Intention, Need, PlacementStatus
 from schemas.events.triggers import Outcome, TriggerKind
 from schemas.events.vacancies import Violation
@@ -17,6 +17,7 @@ from services.gateway.console.nav import N_
 from services.gateway.employers.models import EmployerStatus
 from services.gateway.triggers.models import TriggerStatus
 from services.gateway.vacancies.models import VacancyStatus
+from services.gateway.workers.models import WorkerStatus
 
 KINDS: dict[str, type[StrEnum]] = {
     "match_status": MatchStatus, "withdrawal": WithdrawalReason, "refusal": RefusalReason,
@@ -24,7 +25,7 @@ KINDS: dict[str, type[StrEnum]] = {
     "placement_status": PlacementStatus, "trigger_kind": TriggerKind, "outcome": Outcome,
     "violation": Violation, "agreement_status": AgreementStatus, "role": Role,
     "employer_status": EmployerStatus, "trigger_status": TriggerStatus,
-    "vacancy_status": VacancyStatus,
+    "vacancy_status": VacancyStatus, "worker_status": WorkerStatus, "decision": Decision,
 }
 
 LABELS: dict[str, dict[str, str]] = {
@@ -105,6 +106,34 @@ LABELS: dict[str, dict[str, str]] = {
     "vacancy_status": {
         "pending": N_("Waiting for a decision"), "open": N_("Open"),
         "rejected": N_("Rejected"), "filled": N_("Filled"), "closed": N_("Closed"),
+    },
+    "worker_status": {"active": N_("Active"), "erased": N_("Data erased")},
+    "decision": {"approve": N_("approve"), "reject": N_("reject"), "accept": N_("accept"),
+                 "decline": N_("decline")},
+    #: the events of a worker's timeline, by their type
+    "event": {
+        "circular.worker.registered": N_("Registered"),
+        "circular.worker.profile-updated": N_("Profile changed"),
+        "circular.worker.erased": N_("Personal data erased"),
+        "circular.match.proposed": N_("Proposed for a vacancy"),
+        "circular.match.reviewed": N_("A recruiter reviewed the proposal"),
+        "circular.match.approved": N_("Offer approved by a recruiter"),
+        "circular.match.approval-refused": N_("Approval refused"),
+        "circular.match.rejected": N_("Proposal rejected by a recruiter"),
+        "circular.match.responded": N_("Answered an offer"),
+        "circular.match.accepted": N_("Offer accepted"),
+        "circular.match.acceptance-refused": N_("Acceptance refused"),
+        "circular.match.declined": N_("Offer declined"),
+        "circular.match.withdrawn": N_("Offer withdrawn"),
+        "circular.departure.recorded": N_("Departure recorded"),
+        "circular.placement.started": N_("Work abroad started"),
+        "circular.placement.overdue": N_("Return overdue"),
+        "circular.placement.returned": N_("Returned home"),
+        "circular.return.registered": N_("Return registered"),
+        "circular.return.unmatched": N_("Return registered without a placement"),
+        "circular.return.reminder-due": N_("Reminder to register the return"),
+        "circular.trigger.fired": N_("Follow-up opened"),
+        "circular.trigger.completed": N_("Follow-up completed"),
     },
 }
 

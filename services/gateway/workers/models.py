@@ -127,3 +127,14 @@ class WorkerRead(BaseModel):
     preferred_destinations: list[str] = []
     available_from: date | None = None
     consent_matching: bool = False
+
+
+class WorkerSummary(BaseModel):
+    """A row of the staff's list of workers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    worker_id: str
+    full_name: str | None
+    status: WorkerStatus
+    consent_matching: bool

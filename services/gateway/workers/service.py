@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from schemas.events import workers as ev
@@ -39,6 +39,7 @@ from services.gateway.workers.models import (
     WorkerCreate,
     WorkerRead,
     WorkerStatus,
+    WorkerSummary,
     WorkerUpdate,
 )
 
@@ -76,6 +77,28 @@ def read(*, db_session: Session, row: Worker, actor: Principal, path: str) -> Wo
         db_session.commit()
     return WorkerRead.model_validate({**row.profile, "citizenship": row.citizenship,
                                       "worker_id": row.id, "status": row.status, **shown})
+
+
+def list_for_staff(*, db_session: Session, actor: Principal, limit: int, offset: int,
+                   path: str) -> tuple[list[WorkerSummary], int]:
+    """Recruiters and admins: workers by id, a page at a time, with their names; every
+    name shown is a read of personal data and recorded in the audit log as
+    :func:`read` records it."""
+    if actor.role not in (Role.ADMIN, Role.RECRUITER):
+        raise Forbidden("Only recruiters and admins may list workers")
+    total = db_session.scalar(select(func.count()).select_from(Worker)) or 0
+    rows = db_session.scalars(select(Worker).order_by(Worker.id).limit(limit)
+                              .offset(offset)).all()
+    items = [WorkerSummary(worker_id=r.id, full_name=r.full_name, status=WorkerStatus(r.status),
+                           consent_matching=bool(r.profile.get("consent_matching")))
+             for r in rows]
+    named = [w.worker_id for w in items if w.full_name is not None]
+    for worker_id in named:
+        audit.record_read(db_session=db_session, actor=actor, worker_id=worker_id,
+                          fields=["full_name"], path=path)
+    if named:
+        db_session.commit()
+    return items, total
 
 
 def create(*, db_session: Session, worker_in: WorkerCreate, actor: Principal | None,
