@@ -1,6 +1,7 @@
 """One module per area of the console, each with its ``router``; :data:`ROUTERS` is
 what ``app.py`` mounts (its order is the order routes are matched in)."""
 
-from services.gateway.console.pages import account, offers, returns, workers
+from services.gateway.console.pages import account, agreements, employers, offers, returns, workers
 
-ROUTERS = [account.router, workers.router, offers.router, returns.router]
+ROUTERS = [account.router, workers.router, offers.router, returns.router,
+           agreements.router, employers.router]
