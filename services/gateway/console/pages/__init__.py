@@ -1,7 +1,16 @@
 """One module per area of the console, each with its ``router``; :data:`ROUTERS` is
 what ``app.py`` mounts (its order is the order routes are matched in)."""
 
-from services.gateway.console.pages import account, agreements, employers, offers, returns, workers
+from services.gateway.console.pages import (
+    account,
+    agreements,
+    employers,
+    offers,
+    returns,
+    stats,
+    users,
+    workers,
+)
 
 ROUTERS = [account.router, workers.router, offers.router, returns.router,
-           agreements.router, employers.router]
+           agreements.router, employers.router, users.router, stats.router]
