@@ -32,7 +32,10 @@ class Browser:
             self.get("/console/sign-in")
         fields = list(data.items()) if isinstance(data, dict) else list(data or [])
         kwargs.setdefault("follow_redirects", True)
-        r = self.client.post(path, data=[*fields, ("csrf_token", self.csrf)], **kwargs)
+        form: dict[str, list[str]] = {}  # httpx takes repeated fields as lists
+        for key, value in [*fields, ("csrf_token", self.csrf)]:
+            form.setdefault(key, []).append(value)
+        r = self.client.post(path, data=form, **kwargs)
         if found := CSRF.search(r.text):
             self.csrf = found.group(1)
         return r
@@ -47,5 +50,5 @@ def browser(api: Api, who: str | None = None, language: str = "en") -> Browser:
         password = ADMIN[1] if who == ADMIN[0] else PASSWORD
         r = b.post("/console/sign-in", {"username": who, "password": password,
                                         "next": "/console/"})
-        assert r.status_code == 200 and "Sign out" in r.text or language != "en", r.text[:500]
+        assert (r.status_code == 200 and "Sign out" in r.text) or language != "en", r.text[:500]
     return b
