@@ -9,8 +9,10 @@ from services.gateway.console.pages import (
     returns,
     stats,
     users,
+    vacancies,
     workers,
 )
 
-ROUTERS = [account.router, workers.router, offers.router, returns.router,
+ROUTERS = [account.router, vacancies.router, workers.router, offers.router,
+           returns.router,
            agreements.router, employers.router, users.router, stats.router]
