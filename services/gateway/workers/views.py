@@ -36,21 +36,6 @@ def register_worker(worker_in: WorkerCreate, request: Request, user: MaybeUser,
 
 
 @router.post("/import", response_model=roster.ImportReport,
-             responses=responses(401, 403, 413, 422))
-def import_workers(
-        file: Annotated[UploadFile, File(description="The roster: a CSV file, UTF-8, with a "
-                                         "header row of the columns the README lists")],
-        request: Request, user: CurrentUser, db_session: SessionDep) -> roster.ImportReport:
-    """Recruiters and admins import a roster: every row is validated like ``POST
-    /workers`` and registered in its own transaction; rows that fail are reported with
-    their row number (the header is row 1) and field errors, the others imported. The
-    same file again imports nothing new (its rows are ``unchanged``). A file that is not
-    UTF-8 CSV with a roster's header is refused (422) before anything is written."""
-    return roster.import_file(file.file, db_session=db_session, actor=user,
-                              passwords=request.app.state.passwords)
-
-
-@router.post("/import", response_model=roster.ImportReport,
              responses=responses(400, 401, 403, 413, 422))
 def import_workers(
         file: Annotated[UploadFile, File(description="The roster: a CSV file, UTF-8, with a "
