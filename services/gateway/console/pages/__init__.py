@@ -7,12 +7,13 @@ from services.gateway.console.pages import (
     employers,
     offers,
     returns,
+    review,
     stats,
     users,
     vacancies,
     workers,
 )
 
-ROUTERS = [account.router, vacancies.router, workers.router, offers.router,
+ROUTERS = [account.router, vacancies.router, review.router, workers.router, offers.router,
            returns.router,
            agreements.router, employers.router, users.router, stats.router]

@@ -1,0 +1,182 @@
+"""The recruiter's review queue: the proposed matches of open vacancies, best score
+first, grouped by vacancy with its positions and the quota left for its agreement,
+occupation and start year; approve, or reject with a reason. The decisions are the
+API's (``matches.service.review``): a refused approval (409: quota or positions used
+up, the vacancy no longer open) is shown as a message on the queue, not an error page.
+
+With htmx the approve and reject forms post in the background and the server answers
+with the proposal's row alone (``HX-Request``); htmx swaps only 2xx answers, so that
+row answers 200 with the refusal or the field error inside it. Without JavaScript the
+forms post normally: success redirects back to the queue, a refusal or a field error
+shows the whole queue again (409 or 422) with the message at the row."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from schemas.events.matches import Decision, MatchStatus
+from services.gateway.agreements import service as agreements
+from services.gateway.auth.security import Principal
+from services.gateway.console import forms, labels
+from services.gateway.console.deps import RecruiterUser, flash
+from services.gateway.console.forms import Form
+from services.gateway.console.nav import N_
+from services.gateway.console.pages.vacancies import names
+from services.gateway.console.render import page
+from services.gateway.deps import SessionDep
+from services.gateway.errors import Conflict
+from services.gateway.matches import service as matches
+from services.gateway.matches.models import MatchRead, RejectBody
+from services.gateway.pagination import PathId
+from services.gateway.routing import GatewayRoute
+from services.gateway.vacancies import service as vacancies
+from services.gateway.vacancies.models import VacancyStatus
+
+router = APIRouter(route_class=GatewayRoute, include_in_schema=False)
+QUEUE = "/console/review"
+ROUTE = "/review"  # under the console's mount
+#: the best proposals shown at once (the API's largest page)
+SHOWN = 200
+
+#: the matches service's refusals (409) as messages for people: (pattern, msgid)
+REFUSALS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"The (?P<year>\d{4}) quota for (?P<isco>\d{4}) under (?P<agreement>\S+) "
+                r"is used up"),
+     N_("Not approved: the %(year)s quota for occupation %(isco)s under agreement "
+        "%(agreement)s is used up.")),
+    (re.compile(r"positions are used up"),
+     N_("Not approved: all positions of this vacancy are taken.")),
+    (re.compile(r"vacancy is not open"), N_("Not approved: the vacancy is not open any more.")),
+    (re.compile(r"only a proposed match can be reviewed"),
+     N_("This proposal was already decided or is waiting for the matcher.")),
+]
+REFUSED = N_("This cannot be done in the proposal's current state.")
+
+
+def refusal(exc: Conflict) -> tuple[str, dict[str, str]]:
+    """The msgid and figures of a refusal from the matches service."""
+    for pattern, message in REFUSALS:
+        if found := pattern.search(exc.message):
+            return message, found.groupdict()
+    return REFUSED, {}
+
+
+@dataclass
+class Row:
+    match: dict[str, Any]
+    reasons: list[tuple[str, dict[str, str]]]
+    message: tuple[str, dict[str, str]] | None = None  # a refusal, shown as an alert
+    done: tuple[str, dict[str, str]] | None = None  # what was just sent
+    errors: dict[str, Any] = field(default_factory=dict)
+    reason: str = ""
+
+
+def row_of(read: MatchRead, **extra: Any) -> Row:
+    return Row(match=read.model_dump(mode="json"),
+               reasons=[labels.reason(r.code, r.text) for r in read.reasons], **extra)
+
+
+@dataclass
+class Group:
+    vacancy: dict[str, Any]
+    quota: dict[str, Any] | None
+    rows: list[Row]
+
+
+def queue(db_session: Session, user: Principal, path: str,
+          marks: dict[str, Row] | None = None) -> list[Group]:
+    """Open vacancies with proposed matches, each vacancy's proposals best first (the
+    listing's order), vacancies in the order of their best proposal."""
+    proposed, _ = matches.listing(db_session=db_session, user=user,
+                                  status=MatchStatus.PROPOSED, vacancy_id=None,
+                                  worker_id=None, limit=SHOWN, offset=0, path=path)
+    groups: dict[str, Group] = {}
+    quotas: dict[tuple[str, int], list[Any]] = {}
+    for m in proposed:
+        group = groups.get(m.vacancy_id)
+        if group is None:
+            row = vacancies.get(db_session=db_session, vacancy_id=m.vacancy_id)
+            if row.status is not VacancyStatus.OPEN:
+                continue
+            group = groups[m.vacancy_id] = Group(
+                vacancy=vacancies.read(row).model_dump(mode="json"),
+                quota=_quota(db_session, quotas, m.agreement_id, row.start_date.year,
+                             m.isco_code), rows=[])
+        marked = (marks or {}).get(m.match_id)
+        group.rows.append(marked if marked is not None else row_of(m))
+    return list(groups.values())
+
+
+def _quota(db_session: Session, cache: dict[tuple[str, int], list[Any]], agreement_id: str,
+           year: int, isco_code: str) -> dict[str, Any] | None:
+    key = (agreement_id, year)
+    if key not in cache:
+        cache[key] = agreements.quota(db_session=db_session, agreement_id=agreement_id,
+                                      year=year)
+    found = next((q for q in cache[key] if q.isco_code == isco_code), None)
+    return {**found.model_dump(mode="json"), "year": year} if found is not None else None
+
+
+def answer(request: Request, db_session: Session, user: Principal, row: Row,
+           status_code: int) -> HTMLResponse:
+    """The row alone for htmx (200, so it is swapped in), else the whole queue."""
+    if request.headers.get("hx-request"):
+        return page(request, "review/_row.html", row=row, partial=True)
+    groups = queue(db_session, user, QUEUE, marks={row.match["match_id"]: row})
+    return page(request, "review/queue.html", status_code=status_code, groups=groups,
+                alert=row.message, partial=False, **names(request))
+
+
+@router.get(ROUTE, response_class=HTMLResponse)
+def review_queue(request: Request, user: RecruiterUser, db_session: SessionDep) -> HTMLResponse:
+    return page(request, "review/queue.html", groups=queue(db_session, user, QUEUE),
+                alert=None, partial=False, **names(request))
+
+
+def _decide(request: Request, db_session: Session, user: Principal, match_id: str,
+            decision: Decision, reason: str | None, done: str) -> HTMLResponse:
+    try:
+        row = matches.review(db_session=db_session, match_id=match_id, user=user,
+                             decision=decision, reason=reason)
+    except Conflict as exc:
+        db_session.rollback()
+        current = matches.get(db_session=db_session, match_id=match_id)
+        read = matches.read(db_session=db_session, row=current, user=user, path=QUEUE)
+        return answer(request, db_session, user,
+                      row_of(read, message=refusal(exc), reason=reason or ""), 409)
+    if not request.headers.get("hx-request"):
+        flash(request, done)
+        return RedirectResponse(QUEUE, status_code=303)  # type: ignore[return-value]
+    read = matches.read(db_session=db_session, row=row, user=user, path=QUEUE)
+    return answer(request, db_session, user, row_of(read, done=(done, {})), 200)
+
+
+@router.post(f"{ROUTE}/{{match_id}}/approve", response_class=HTMLResponse)
+def approve(request: Request, match_id: PathId, user: RecruiterUser,
+            db_session: SessionDep) -> HTMLResponse:
+    return _decide(request, db_session, user, match_id, Decision.APPROVE, None,
+                   N_("Approval sent. The candidate is offered the place once the matcher "
+                      "confirms it."))
+
+
+@router.post(f"{ROUTE}/{{match_id}}/reject", response_class=HTMLResponse)
+def reject(request: Request, match_id: PathId, user: RecruiterUser, form: Form,
+           db_session: SessionDep) -> HTMLResponse:
+    text = str(form.get("reason") or "")
+    try:
+        body = RejectBody.model_validate(forms.nest(form))
+    except ValidationError as exc:
+        current = matches.get(db_session=db_session, match_id=match_id)
+        read = matches.read(db_session=db_session, row=current, user=user, path=QUEUE)
+        return answer(request, db_session, user,
+                      row_of(read, errors=forms.errors_of(exc), reason=text), 422)
+    return _decide(request, db_session, user, match_id, Decision.REJECT, body.reason,
+                   N_("Rejection sent."))
+
