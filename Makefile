@@ -49,7 +49,7 @@ catalogs: install
 	$(VENV)/bin/pybabel extract -F services/gateway/console/babel.cfg -k N_ --no-location \
 	  --omit-header --sort-output -o $(CATALOGS)/messages.pot .
 	$(VENV)/bin/pybabel update -D messages -i $(CATALOGS)/messages.pot -d $(CATALOGS) \
-	  --no-fuzzy-matching --omit-header --ignore-obsolete
+	  --no-fuzzy-matching --ignore-obsolete
 	$(MAKE) $(MO)
 
 up: install jars $(MO)
