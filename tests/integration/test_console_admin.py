@@ -287,6 +287,7 @@ def test_statistics_charts_and_tables(api: Api) -> None:
     assert '<img src="/console/stats/return-rate.svg?year=2027"' in r.text
     assert re.search(r'<img src="/console/stats/flows.svg\?year=2027"[^>]*alt="[^"]+"', r.text)
     assert "No flows in this year" in admin.get("/console/stats?year=2030").text
+    assert "'unsafe-inline'" not in r.headers["content-security-policy"]  # the page's
 
     for chart in ("flows", "return-rate"):
         r = admin.get(f"/console/stats/{chart}.svg?year=2027")
@@ -294,6 +295,9 @@ def test_statistics_charts_and_tables(api: Api) -> None:
         assert r.headers["content-type"].startswith("image/svg+xml")
         assert "<svg" in r.text and "<script" not in r.text.lower()
         assert "Germany · 6111" in r.text
+        # its own policy: the chart's inline <style> may apply, nothing may run or load
+        assert r.headers.get_list("content-security-policy") == [
+            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"]
     assert "Flows in 2027" in admin.get("/console/stats/flows.svg?year=2027").text
     assert "Approved" in admin.get("/console/stats/flows.svg?year=2027").text
 
