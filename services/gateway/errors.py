@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
@@ -105,9 +106,11 @@ def install(app: FastAPI) -> None:
                               field_errors(list(exc.errors())))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "error")
         headers = dict(exc.headers) if exc.headers else None
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request))}
         return error_response(exc.status_code, code, str(exc.detail), headers=headers)
 
     @app.exception_handler(IntegrityError)
@@ -123,6 +126,20 @@ def install(app: FastAPI) -> None:
         log.warning("the database refused a value", extra=_where(request.scope, exc))
         return error_response(422, "validation_error",
                               "A value does not fit what the database can store")
+
+
+#: the methods :func:`allowed_methods` asks the router about
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at the request's path. Starlette's router answers
+    405 with the methods of the first route whose path matched, not those of every
+    route sharing the path (``GET`` and ``POST /vacancies`` are two routes)."""
+    routes = request.app.router.routes
+    return [method for method in METHODS
+            if any(route.matches({**request.scope, "method": method})[0] is Match.FULL
+                   for route in routes)]
 
 
 def _where(scope: Scope, exc: BaseException) -> dict[str, Any]:

@@ -50,3 +50,28 @@ def test_operations_routes_are_served_under_api_v1_too(api):
     assert api.client.get("/api/v1/healthz").json() == {"status": "ok"}
     assert api.client.get("/api/v1/readyz").json()["status"] == "ready"
     assert "circular_http_requests_total" in api.client.get("/api/v1/metrics").text
+
+
+def test_a_405_allows_every_method_of_the_path(api):
+    """Routes that share a path (``GET`` and ``POST /vacancies``) are separate routes;
+    a method none of them serves answers 405 listing all of theirs."""
+    import re
+
+    document = api.client.get("/openapi.json").json()
+    templates = [(re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", path) + "$"),
+                  {m.upper() for m in ops}) for path, ops in document["paths"].items()]
+    headers = api.as_("admin")
+    checked = 0
+    for path in document["paths"]:
+        url = path.replace("{", "x").replace("}", "")
+        # every documented path the URL fits: /workers/import is a {worker_id} too
+        documented = set().union(*(methods for t, methods in templates if t.match(url)))
+        for method in ("PUT", "PATCH", "DELETE", "POST", "GET"):
+            if method in documented:
+                continue
+            r = api.client.request(method, url, headers=headers)
+            assert r.status_code == 405, (method, path, r.status_code)
+            assert set(r.headers["allow"].split(", ")) == documented, (method, path)
+            assert r.json()["code"] == "method_not_allowed"
+            checked += 1
+    assert checked >= 100
