@@ -21,6 +21,7 @@ from services.gateway.auth.views import router as auth
 from services.gateway.clock.views import router as clock
 from services.gateway.console.app import mount_console
 from services.gateway.database.core import make_engine, make_sessionmaker
+from services.gateway.document import state_input_rules
 from services.gateway.employers.views import router as employers
 from services.gateway.matches.views import router as matches
 from services.gateway.ops.guard import BodyGuard
@@ -52,7 +53,9 @@ class CircularApi(FastAPI):
 
     def openapi(self) -> dict[str, Any]:
         if self.openapi_schema is None:
-            document_extras(super().openapi())
+            document = super().openapi()
+            document_extras(document)
+            state_input_rules(document)
         assert self.openapi_schema is not None
         return self.openapi_schema
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import String
@@ -51,12 +51,30 @@ class UserCreate(BaseModel):
     worker_id: Id | None = None
 
 
+def _one_schema_per_role(schema: dict[str, Any]) -> None:
+    """The document states which ids each role takes (``oneOf``, one schema per role);
+    the model keeps one shape, so that a missing or surplus id is refused with its
+    own field named (``body.employer_id``) and not as a failed union."""
+    no_id = {"type": "null"}
+    schema["oneOf"] = [
+        {"title": "Admin or recruiter login", "properties": {
+            "role": {"enum": [Role.ADMIN.value, Role.RECRUITER.value]},
+            "employer_id": no_id, "worker_id": no_id}},
+        {"title": "Employer login", "required": ["employer_id"], "properties": {
+            "role": {"const": Role.EMPLOYER.value}, "employer_id": {"type": "string"},
+            "worker_id": no_id}},
+        {"title": "Worker login", "required": ["worker_id"], "properties": {
+            "role": {"const": Role.WORKER.value}, "worker_id": {"type": "string"},
+            "employer_id": no_id}},
+    ]
+
+
 class NewUser(BaseModel):
     """``POST /users``: a login for a person of one role. An employer's login names its
     employer (``employer_id``, required), a worker's login its worker (``worker_id``,
     required; one login per worker); admins and recruiters name neither."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_one_schema_per_role)
 
     username: Username
     password: Password

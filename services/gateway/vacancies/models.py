@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from schemas.codes import Id
 from schemas.events.vacancies import VacancyPosted, Violation
 from services.gateway.database.core import Base, utcnow
-from services.gateway.validation import CycleDate, Wage
+from services.gateway.validation import CycleDate, Fee, Wage
 
 
 class VacancyStatus(StrEnum):
@@ -61,6 +61,7 @@ class VacancyCreate(VacancyPosted):
     model_config = ConfigDict(extra="forbid", frozen=True)
     vacancy_id: Id | None = None  # type: ignore[assignment]
     monthly_wage: Wage
+    worker_fee: Fee | None = None
     start_date: CycleDate
 
 

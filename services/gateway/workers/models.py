@@ -63,11 +63,24 @@ class Contact(BaseModel):
     region: ShortText | None = None
 
 
+def _login_whole_or_none(schema: dict[str, Any]) -> None:
+    """The document states it: ``username`` and ``password`` come together or not at
+    all (the service refuses one alone, 422)."""
+    schema["anyOf"] = [
+        {"title": "With a login", "required": ["username", "password"], "properties": {
+            "username": {"type": "string"}, "password": {"type": "string"}}},
+        {"title": "Without a login", "properties": {
+            "username": {"type": "null"}, "password": {"type": "null"}}},
+    ]
+
+
 class WorkerCreate(WorkerProfile, Contact):
     """``POST /workers``: the profile matching uses, the contact data that stays here,
-    and, for someone registering themselves, the login to create."""
+    and, for someone registering themselves, the login to create (both ``username``
+    and ``password``, or neither)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=False)
+    model_config = ConfigDict(extra="forbid", frozen=False,
+                              json_schema_extra=_login_whole_or_none)
     worker_id: Id | None = None
     date_of_birth: BirthDate
     citizenship: CountryCode
