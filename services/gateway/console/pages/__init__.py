@@ -4,6 +4,7 @@ what ``app.py`` mounts (its order is the order routes are matched in)."""
 from services.gateway.console.pages import (
     account,
     agreements,
+    departures,
     employers,
     offers,
     returns,
@@ -15,5 +16,5 @@ from services.gateway.console.pages import (
 )
 
 ROUTERS = [account.router, vacancies.router, review.router, workers.router, offers.router,
-           returns.router,
-           agreements.router, employers.router, users.router, stats.router]
+           returns.router, agreements.router, employers.router, users.router, stats.router,
+           departures.router]
