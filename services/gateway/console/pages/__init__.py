@@ -10,6 +10,7 @@ from services.gateway.console.pages import (
     returns,
     review,
     stats,
+    triggers,
     users,
     vacancies,
     workers,
@@ -17,4 +18,4 @@ from services.gateway.console.pages import (
 
 ROUTERS = [account.router, vacancies.router, review.router, workers.router, offers.router,
            returns.router, agreements.router, employers.router, users.router, stats.router,
-           departures.router]
+           departures.router, triggers.router]
