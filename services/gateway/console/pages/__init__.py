@@ -9,6 +9,7 @@ from services.gateway.console.pages import (
     offers,
     returns,
     review,
+    roster,
     stats,
     triggers,
     users,
@@ -16,6 +17,6 @@ from services.gateway.console.pages import (
     workers,
 )
 
-ROUTERS = [account.router, vacancies.router, review.router, workers.router, offers.router,
-           returns.router, agreements.router, employers.router, users.router, stats.router,
-           departures.router, triggers.router]
+ROUTERS = [account.router, vacancies.router, review.router, roster.router, workers.router,
+           offers.router, returns.router, agreements.router, employers.router,
+           users.router, stats.router, departures.router, triggers.router]
