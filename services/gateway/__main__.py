@@ -45,7 +45,7 @@ def run_relay(settings: GatewaySettings) -> None:
 
     engine = make_engine(settings.database_url)
     relay.run(make_sessionmaker(engine), settings.bootstrap_list, settings.outbox_poll_seconds,
-              _stop_event())
+              _stop_event(), topic_prefix=settings.topic_prefix)
 
 
 def run_projector(settings: GatewaySettings) -> None:

@@ -1,14 +1,19 @@
-"""Query parameters of the list routes: offset pagination with a bounded limit, and
-id filters and path ids that accept only well-formed ids."""
+"""Pagination of the list routes: the query parameters (offset pagination with a
+bounded limit), one page of a query with its total (:func:`paged`), and the page
+answered (:class:`Page`); id filters and path ids that accept only well-formed ids."""
 
 from __future__ import annotations
 
-from typing import Annotated, Generic, TypeVar
+from collections.abc import Sequence
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Path, Query
 from pydantic import BaseModel
+from sqlalchemy import Select, SQLColumnExpression, func, select
+from sqlalchemy.orm import Session
 
 T = TypeVar("T")
+M = TypeVar("M")
 MAX_LIMIT = 200
 
 
@@ -36,3 +41,18 @@ class Page(BaseModel, Generic[T]):
     total: int
     limit: int
     offset: int
+
+    @classmethod
+    def of(cls, items: list[T], total: int, params: PageParams) -> Page[T]:
+        """The page of ``items`` asked for with ``params``, of ``total`` in all."""
+        return cls(items=items, total=total, limit=params.limit, offset=params.offset)
+
+
+def paged(*, db_session: Session, query: Select[M], order_by: Sequence[SQLColumnExpression[Any]],
+          limit: int, offset: int) -> tuple[list[M], int]:
+    """The rows of ``query`` from ``offset``, at most ``limit`` of them, in ``order_by``
+    order (end it with a unique column, so pages neither skip nor repeat rows), and
+    how many rows the whole query has."""
+    total = db_session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = db_session.scalars(query.order_by(*order_by).limit(limit).offset(offset)).all()
+    return list(rows), total

@@ -231,7 +231,7 @@ def test_the_relay_waits_out_a_busy_database(broker, sessions, topic_prefix, mon
     are published again with the same ids); no lock is held while Kafka answers."""
     caplog.set_level(logging.INFO)
     with sessions() as s:
-        employers.create(db_session=s, topic_prefix=topic_prefix, employer_in=EmployerCreate(
+        employers.create(db_session=s, employer_in=EmployerCreate(
             employer_id="e1", name="Hof GmbH", country="DE", registration_number="HRB 1"))
     real = relay.publish_batch
     calls = []
@@ -251,12 +251,12 @@ def test_the_relay_waits_out_a_busy_database(broker, sessions, topic_prefix, mon
         calls.append(1)
         if len(calls) == 1:
             raise locked_error()
-        return real(factory, producer, before_stamp=check_no_lock)
+        return real(factory, producer, **kwargs, before_stamp=check_no_lock)
 
     monkeypatch.setattr(relay, "publish_batch", flaky)
     stop = threading.Event()
     thread = threading.Thread(target=relay.run, args=(sessions, [broker.bootstrap], 0.02, stop),
-                              daemon=True)
+                              kwargs={"topic_prefix": topic_prefix}, daemon=True)
     thread.start()
     try:
         def published():

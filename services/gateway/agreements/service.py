@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from schemas.events import agreements as ev
@@ -17,6 +17,7 @@ from services.gateway.agreements.models import (
 from services.gateway.database.idempotent import is_repeat, new_id, request_hash
 from services.gateway.errors import NotFound
 from services.gateway.outbox import service as outbox
+from services.gateway.pagination import paged
 
 
 def get(*, db_session: Session, agreement_id: str) -> Agreement:
@@ -31,7 +32,7 @@ def read(row: Agreement) -> AgreementRead:
                                          "status": row.status})
 
 
-def create(*, db_session: Session, agreement_in: AgreementCreate, topic_prefix: str) -> Agreement:
+def create(*, db_session: Session, agreement_in: AgreementCreate) -> Agreement:
     agreement_id = agreement_in.agreement_id or new_id("agr")
     digest = request_hash(agreement_in, exclude={"agreement_id"})
     existing = db_session.get(Agreement, agreement_id)
@@ -43,29 +44,26 @@ def create(*, db_session: Session, agreement_in: AgreementCreate, topic_prefix: 
                     valid_from=agreement_in.valid_from, valid_until=agreement_in.valid_until,
                     terms=terms, request_hash=digest)
     db_session.add(row)
-    outbox.add(db_session=db_session, topic_prefix=topic_prefix,
-               event=ev.AgreementRecorded.model_validate({**terms, "agreement_id": agreement_id}))
+    outbox.add(db_session=db_session, event=ev.AgreementRecorded.model_validate(
+        {**terms, "agreement_id": agreement_id}))
     db_session.commit()
     return row
 
 
-def set_status(*, db_session: Session, agreement_id: str, status: AgreementStatus,
-               topic_prefix: str) -> Agreement:
+def set_status(*, db_session: Session, agreement_id: str, status: AgreementStatus) -> Agreement:
     row = get(db_session=db_session, agreement_id=agreement_id)
     if row.status != status.value:
         row.status = status.value
         event = (ev.AgreementSuspended if status is AgreementStatus.SUSPENDED
                  else ev.AgreementResumed)(agreement_id=agreement_id)
-        outbox.add(db_session=db_session, event=event, topic_prefix=topic_prefix)
+        outbox.add(db_session=db_session, event=event)
         db_session.commit()
     return row
 
 
 def list_all(*, db_session: Session, limit: int, offset: int) -> tuple[list[Agreement], int]:
-    total = db_session.scalar(select(func.count()).select_from(Agreement)) or 0
-    rows = db_session.scalars(select(Agreement).order_by(Agreement.created_at, Agreement.id)
-                              .limit(limit).offset(offset)).all()
-    return list(rows), total
+    return paged(db_session=db_session, query=select(Agreement),
+                 order_by=(Agreement.created_at, Agreement.id), limit=limit, offset=offset)
 
 
 def quota(*, db_session: Session, agreement_id: str, year: int) -> list[QuotaRead]:

@@ -14,7 +14,7 @@ from services.gateway.agreements.models import (
     QuotaRead,
 )
 from services.gateway.clock import service as clock
-from services.gateway.deps import AdminUser, CurrentUser, SessionDep, SettingsDep, StaffUser
+from services.gateway.deps import AdminUser, CurrentUser, SessionDep, StaffUser
 from services.gateway.errors import responses
 from services.gateway.pagination import Page, PageDep, PathId
 from services.gateway.replies import Accepted
@@ -25,28 +25,25 @@ router = APIRouter(route_class=GatewayRoute, prefix="/agreements", tags=["agreem
 
 @router.post("", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED,
              responses=responses(401, 403, 409, 422))
-def create_agreement(agreement_in: AgreementCreate, admin: AdminUser, db_session: SessionDep,
-                     settings: SettingsDep) -> Accepted:
-    row = service.create(db_session=db_session, agreement_in=agreement_in,
-                         topic_prefix=settings.topic_prefix)
+def create_agreement(agreement_in: AgreementCreate, admin: AdminUser,
+                     db_session: SessionDep) -> Accepted:
+    row = service.create(db_session=db_session, agreement_in=agreement_in)
     return Accepted(id=row.id, status=row.status)
 
 
 @router.post("/{agreement_id}/suspend", response_model=Accepted,
              status_code=status.HTTP_202_ACCEPTED, responses=responses(401, 403, 404, 422))
-def suspend_agreement(agreement_id: PathId, admin: AdminUser, db_session: SessionDep,
-                      settings: SettingsDep) -> Accepted:
+def suspend_agreement(agreement_id: PathId, admin: AdminUser, db_session: SessionDep) -> Accepted:
     row = service.set_status(db_session=db_session, agreement_id=agreement_id,
-                             status=AgreementStatus.SUSPENDED, topic_prefix=settings.topic_prefix)
+                             status=AgreementStatus.SUSPENDED)
     return Accepted(id=row.id, status=row.status)
 
 
 @router.post("/{agreement_id}/resume", response_model=Accepted,
              status_code=status.HTTP_202_ACCEPTED, responses=responses(401, 403, 404, 422))
-def resume_agreement(agreement_id: PathId, admin: AdminUser, db_session: SessionDep,
-                     settings: SettingsDep) -> Accepted:
+def resume_agreement(agreement_id: PathId, admin: AdminUser, db_session: SessionDep) -> Accepted:
     row = service.set_status(db_session=db_session, agreement_id=agreement_id,
-                             status=AgreementStatus.ACTIVE, topic_prefix=settings.topic_prefix)
+                             status=AgreementStatus.ACTIVE)
     return Accepted(id=row.id, status=row.status)
 
 
@@ -54,8 +51,7 @@ def resume_agreement(agreement_id: PathId, admin: AdminUser, db_session: Session
 def list_agreements(user: CurrentUser, db_session: SessionDep,
                     page: PageDep) -> Page[AgreementRead]:
     rows, total = service.list_all(db_session=db_session, limit=page.limit, offset=page.offset)
-    return Page(items=[service.read(r) for r in rows], total=total, limit=page.limit,
-                offset=page.offset)
+    return Page.of([service.read(r) for r in rows], total, page)
 
 
 @router.get("/{agreement_id}", response_model=AgreementRead, responses=responses(401, 404, 422))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.gateway.audit.models import AuditRecord
 from services.gateway.auth.security import Principal
 from services.gateway.database.core import begin_write
+from services.gateway.pagination import paged
 
 READ_PERSONAL_DATA = "read_personal_data"
 
@@ -26,8 +27,6 @@ def record_read(*, db_session: Session, actor: Principal, worker_id: str,
 
 def for_worker(*, db_session: Session, worker_id: str, limit: int,
                offset: int) -> tuple[list[AuditRecord], int]:
-    where = AuditRecord.worker_id == worker_id
-    total = db_session.scalar(select(func.count()).select_from(AuditRecord).where(where)) or 0
-    rows = db_session.scalars(select(AuditRecord).where(where).order_by(AuditRecord.id)
-                              .limit(limit).offset(offset))
-    return list(rows), total
+    return paged(db_session=db_session,
+                 query=select(AuditRecord).where(AuditRecord.worker_id == worker_id),
+                 order_by=(AuditRecord.id,), limit=limit, offset=offset)

@@ -28,7 +28,7 @@ def tick(body: TickBody, admin: AdminUser, db_session: SessionDep,
     today = service.today(db_session=db_session)
     if body.date < today or not service.advance(db_session=db_session, to=body.date):
         raise Conflict(f"The clock is at {today.isoformat()}; it never goes backwards")
-    event_id = outbox.add(db_session=db_session, topic_prefix=settings.topic_prefix,
+    event_id = outbox.add(db_session=db_session,
                           event=ClockTicked(date=body.date, source=TickSource.ADMIN))
     db_session.commit()
     return Accepted(id=event_id, status=body.date.isoformat())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from schemas.events import employers as ev
@@ -10,6 +10,7 @@ from services.gateway.database.idempotent import is_repeat, new_id, request_hash
 from services.gateway.employers.models import Employer, EmployerCreate, EmployerRead, EmployerStatus
 from services.gateway.errors import NotFound
 from services.gateway.outbox import service as outbox
+from services.gateway.pagination import paged
 
 
 def get(*, db_session: Session, employer_id: str) -> Employer:
@@ -25,7 +26,7 @@ def read(row: Employer) -> EmployerRead:
                         status=EmployerStatus(row.status))
 
 
-def create(*, db_session: Session, employer_in: EmployerCreate, topic_prefix: str) -> Employer:
+def create(*, db_session: Session, employer_in: EmployerCreate) -> Employer:
     employer_id = employer_in.employer_id or new_id("emp")
     digest = request_hash(employer_in, exclude={"employer_id"})
     existing = db_session.get(Employer, employer_id)
@@ -34,26 +35,23 @@ def create(*, db_session: Session, employer_in: EmployerCreate, topic_prefix: st
     row = Employer(id=employer_id, name=employer_in.name, country=employer_in.country,
                    registration_number=employer_in.registration_number, request_hash=digest)
     db_session.add(row)
-    outbox.add(db_session=db_session, topic_prefix=topic_prefix,
+    outbox.add(db_session=db_session,
                event=ev.EmployerRegistered(employer_id=employer_id, country=employer_in.country))
     db_session.commit()
     return row
 
 
-def set_status(*, db_session: Session, employer_id: str, status: EmployerStatus,
-               topic_prefix: str) -> Employer:
+def set_status(*, db_session: Session, employer_id: str, status: EmployerStatus) -> Employer:
     row = get(db_session=db_session, employer_id=employer_id)
     if row.status != status.value:
         row.status = status.value
         event = (ev.EmployerVerified if status is EmployerStatus.VERIFIED
                  else ev.EmployerSuspended)(employer_id=employer_id)
-        outbox.add(db_session=db_session, event=event, topic_prefix=topic_prefix)
+        outbox.add(db_session=db_session, event=event)
         db_session.commit()
     return row
 
 
 def list_all(*, db_session: Session, limit: int, offset: int) -> tuple[list[Employer], int]:
-    total = db_session.scalar(select(func.count()).select_from(Employer)) or 0
-    rows = db_session.scalars(select(Employer).order_by(Employer.created_at, Employer.id)
-                              .limit(limit).offset(offset)).all()
-    return list(rows), total
+    return paged(db_session=db_session, query=select(Employer),
+                 order_by=(Employer.created_at, Employer.id), limit=limit, offset=offset)

@@ -19,6 +19,7 @@ from services.gateway.auth.security import Principal
 from services.gateway.errors import Conflict, Forbidden, NotFound
 from services.gateway.matches.models import Match, MatchRead
 from services.gateway.outbox import service as outbox
+from services.gateway.pagination import paged
 from services.gateway.placements.models import Placement
 from services.gateway.vacancies.models import Vacancy, VacancyStatus
 from services.gateway.workers import service as workers
@@ -77,9 +78,8 @@ def listing(*, db_session: Session, user: Principal, status: MatchStatus | None,
         query = query.where(Match.vacancy_id == vacancy_id)
     if worker_id is not None:
         query = query.where(Match.worker_id == worker_id)
-    total = db_session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = db_session.scalars(query.order_by(Match.score.desc(), Match.id)
-                              .limit(limit).offset(offset)).all()
+    rows, total = paged(db_session=db_session, query=query,
+                        order_by=(Match.score.desc(), Match.id), limit=limit, offset=offset)
     return [read(db_session=db_session, row=r, user=user, path=path) for r in rows], total
 
 
@@ -144,7 +144,7 @@ def _quota_held(db_session: Session, row: Match, year: int) -> int:
 
 
 def review(*, db_session: Session, match_id: str, user: Principal, decision: Decision,
-           reason: str | None, topic_prefix: str) -> Match:
+           reason: str | None) -> Match:
     row = get(db_session=db_session, match_id=match_id)
     if row.status != MatchStatus.PROPOSED or row.pending is not None:
         why = f" ({row.outcome_reason})" if row.outcome_reason and not row.pending else ""
@@ -156,7 +156,7 @@ def review(*, db_session: Session, match_id: str, user: Principal, decision: Dec
             raise Conflict("The vacancy is not open")
         check_room(db_session=db_session, row=row, vacancy=vacancy)
     row.pending = decision.value
-    outbox.add(db_session=db_session, topic_prefix=topic_prefix, event=ev.MatchReviewed(
+    outbox.add(db_session=db_session, event=ev.MatchReviewed(
         match_id=row.id, vacancy_id=row.vacancy_id, worker_id=row.worker_id,
         market=market_key(row.destination_country, row.isco_code), decision=decision,
         reason=reason, reviewed_by=user.user_id))
@@ -164,8 +164,7 @@ def review(*, db_session: Session, match_id: str, user: Principal, decision: Dec
     return row
 
 
-def respond(*, db_session: Session, match_id: str, user: Principal, decision: Decision,
-            topic_prefix: str) -> Match:
+def respond(*, db_session: Session, match_id: str, user: Principal, decision: Decision) -> Match:
     if user.role != Role.WORKER:
         raise Forbidden("Only the worker the match is for may answer it")
     row = get(db_session=db_session, match_id=match_id)
@@ -185,7 +184,7 @@ def respond(*, db_session: Session, match_id: str, user: Principal, decision: De
         if other is not None:
             raise Conflict("You hold another accepted offer that has not ended yet")
     row.pending = decision.value
-    outbox.add(db_session=db_session, topic_prefix=topic_prefix, event=ev.MatchResponded(
+    outbox.add(db_session=db_session, event=ev.MatchResponded(
         match_id=row.id, vacancy_id=row.vacancy_id, worker_id=row.worker_id,
         market=market_key(row.destination_country, row.isco_code), decision=decision))
     db_session.commit()

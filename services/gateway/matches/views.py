@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, status
 
 from schemas.events.matches import Decision, MatchStatus
-from services.gateway.deps import CurrentUser, RecruiterUser, SessionDep, SettingsDep
+from services.gateway.deps import CurrentUser, RecruiterUser, SessionDep
 from services.gateway.errors import responses
 from services.gateway.matches import service
 from services.gateway.matches.models import Match, MatchRead, RejectBody
@@ -28,7 +28,7 @@ def list_matches(request: Request, user: CurrentUser, db_session: SessionDep, pa
     items, total = service.listing(db_session=db_session, user=user, status=status,
                                    vacancy_id=vacancy_id, worker_id=worker_id,
                                    limit=page.limit, offset=page.offset, path=request.url.path)
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return Page.of(items, total, page)
 
 
 @router.get("/matches/{match_id}", response_model=MatchRead,
@@ -53,7 +53,7 @@ def vacancy_matches(vacancy_id: PathId, request: Request, user: CurrentUser,
     items, total = service.listing(db_session=db_session, user=user, status=status,
                                    vacancy_id=vacancy_id, worker_id=None, limit=page.limit,
                                    offset=page.offset, path=request.url.path)
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return Page.of(items, total, page)
 
 
 def _accepted(row: Match) -> Accepted:
@@ -62,36 +62,29 @@ def _accepted(row: Match) -> Accepted:
 
 @router.post("/matches/{match_id}/approve", response_model=Accepted,
              status_code=status.HTTP_202_ACCEPTED, responses=responses(401, 403, 404, 409, 422))
-def approve_match(match_id: PathId, user: RecruiterUser, db_session: SessionDep,
-                  settings: SettingsDep) -> Accepted:
+def approve_match(match_id: PathId, user: RecruiterUser, db_session: SessionDep) -> Accepted:
     """Refused with 409 when the vacancy's positions or the quota are used up."""
     return _accepted(service.review(db_session=db_session, match_id=match_id, user=user,
-                                    decision=Decision.APPROVE, reason=None,
-                                    topic_prefix=settings.topic_prefix))
+                                    decision=Decision.APPROVE, reason=None))
 
 
 @router.post("/matches/{match_id}/reject", response_model=Accepted,
              status_code=status.HTTP_202_ACCEPTED, responses=responses(401, 403, 404, 409, 422))
-def reject_match(match_id: PathId, body: RejectBody, user: RecruiterUser, db_session: SessionDep,
-                 settings: SettingsDep) -> Accepted:
+def reject_match(match_id: PathId, body: RejectBody, user: RecruiterUser,
+                 db_session: SessionDep) -> Accepted:
     return _accepted(service.review(db_session=db_session, match_id=match_id, user=user,
-                                    decision=Decision.REJECT, reason=body.reason,
-                                    topic_prefix=settings.topic_prefix))
+                                    decision=Decision.REJECT, reason=body.reason))
 
 
 @router.post("/matches/{match_id}/accept", response_model=Accepted,
              status_code=status.HTTP_202_ACCEPTED, responses=responses(401, 403, 404, 409, 422))
-def accept_match(match_id: PathId, user: CurrentUser, db_session: SessionDep,
-                 settings: SettingsDep) -> Accepted:
+def accept_match(match_id: PathId, user: CurrentUser, db_session: SessionDep) -> Accepted:
     return _accepted(service.respond(db_session=db_session, match_id=match_id, user=user,
-                                     decision=Decision.ACCEPT,
-                                     topic_prefix=settings.topic_prefix))
+                                     decision=Decision.ACCEPT))
 
 
 @router.post("/matches/{match_id}/decline", response_model=Accepted,
              status_code=status.HTTP_202_ACCEPTED, responses=responses(401, 403, 404, 409, 422))
-def decline_match(match_id: PathId, user: CurrentUser, db_session: SessionDep,
-                  settings: SettingsDep) -> Accepted:
+def decline_match(match_id: PathId, user: CurrentUser, db_session: SessionDep) -> Accepted:
     return _accepted(service.respond(db_session=db_session, match_id=match_id, user=user,
-                                     decision=Decision.DECLINE,
-                                     topic_prefix=settings.topic_prefix))
+                                     decision=Decision.DECLINE))

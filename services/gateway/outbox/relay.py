@@ -1,7 +1,9 @@
 """The outbox relay: publishes unpublished outbox rows in order with an idempotent
 producer (acks from all replicas), then stamps them. A crash between publishing
 and stamping publishes a row again after restart, with the same event id, which
-consumers drop. While Kafka is down rows wait; the API keeps answering. While the
+consumers drop. Rows name their topic as the catalogue does; the relay publishes
+to the deployment's name of it (``CIRCULAR_TOPIC_PREFIX`` before it, read once at
+start). While Kafka is down rows wait; the API keeps answering. While the
 database is busy (another writer holding SQLite's lock past the busy timeout) or
 unreachable, the relay waits and tries again.
 
@@ -39,8 +41,10 @@ def make_producer(bootstrap: list[str]) -> KafkaProducer:
 
 
 def publish_batch(session_factory: sessionmaker[Session], producer: KafkaProducer,
-                  *, before_stamp: Callable[[list[int]], None] | None = None) -> int:
-    """Publish up to one batch of unpublished rows; returns how many were published.
+                  *, topic_prefix: str,
+                  before_stamp: Callable[[list[int]], None] | None = None) -> int:
+    """Publish up to one batch of unpublished rows, each to ``topic_prefix`` + its
+    topic; returns how many were published.
 
     The rows are read in a read-only transaction that ends before publishing, and
     stamped in a short write transaction after it: no database lock is held while
@@ -54,7 +58,7 @@ def publish_batch(session_factory: sessionmaker[Session], producer: KafkaProduce
     if not rows:
         return 0
     futures = [
-        producer.send(topic, key=key.encode(), value=value.encode(),
+        producer.send(topic_prefix + topic, key=key.encode(), value=value.encode(),
                       headers=[(k, v.encode()) for k, v in headers])
         for _, topic, key, value, headers in rows
     ]
@@ -79,7 +83,7 @@ def publish_batch(session_factory: sessionmaker[Session], producer: KafkaProduce
 
 
 def run(session_factory: sessionmaker[Session], bootstrap: list[str], poll_seconds: float,
-        stop: threading.Event | None = None) -> None:
+        stop: threading.Event | None = None, *, topic_prefix: str) -> None:
     stop = stop or _stop_on_signals()
     producer: KafkaProducer | None = None
     backoff = 0.5
@@ -88,7 +92,7 @@ def run(session_factory: sessionmaker[Session], bootstrap: list[str], poll_secon
         try:
             if producer is None:
                 producer = make_producer(bootstrap)
-            sent = publish_batch(session_factory, producer)
+            sent = publish_batch(session_factory, producer, topic_prefix=topic_prefix)
             backoff = 0.5
             if sent == 0:
                 stop.wait(poll_seconds)

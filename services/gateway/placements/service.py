@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from schemas.events import placements as ev
@@ -17,6 +17,7 @@ from services.gateway.database.idempotent import is_repeat, new_id, request_hash
 from services.gateway.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
 from services.gateway.matches.models import Match
 from services.gateway.outbox import service as outbox
+from services.gateway.pagination import paged
 from services.gateway.placements.models import (
     DepartureCreate,
     Placement,
@@ -39,8 +40,7 @@ def _not_after_today(db_session: Session, field: str, value: date) -> None:
             type="date_in_future")])
 
 
-def record_departure(*, db_session: Session, body: DepartureCreate, user: Principal,
-                     topic_prefix: str) -> Placement:
+def record_departure(*, db_session: Session, body: DepartureCreate, user: Principal) -> Placement:
     match = db_session.get(Match, body.match_id)
     if match is None:
         raise NotFound(f"No match {body.match_id}")
@@ -60,15 +60,15 @@ def record_departure(*, db_session: Session, body: DepartureCreate, user: Princi
                     status=PENDING, departure_date=body.departure_date,
                     border_crossing_point=body.border_crossing_point, request_hash=digest)
     db_session.add(row)
-    outbox.add(db_session=db_session, topic_prefix=topic_prefix, event=ev.DepartureRecorded(
+    outbox.add(db_session=db_session, event=ev.DepartureRecorded(
         match_id=match.id, worker_id=match.worker_id, departure_date=body.departure_date,
         border_crossing_point=body.border_crossing_point, recorded_by=user.user_id))
     db_session.commit()
     return row
 
 
-def register_return(*, db_session: Session, body: ReturnCreate, user: Principal,
-                    topic_prefix: str) -> ReturnRegistration:
+def register_return(*, db_session: Session, body: ReturnCreate,
+                    user: Principal) -> ReturnRegistration:
     if user.role == Role.WORKER and user.worker_id != body.worker_id:
         raise Forbidden("A worker registers only its own return")
     if user.role not in (Role.WORKER, Role.RECRUITER):
@@ -87,7 +87,7 @@ def register_return(*, db_session: Session, body: ReturnCreate, user: Principal,
     row = ReturnRegistration(id=return_id, worker_id=body.worker_id, match_id=body.match_id,
                              return_date=body.return_date, body=body.model_dump(mode="json"))
     db_session.add(row)
-    outbox.add(db_session=db_session, topic_prefix=topic_prefix, event=ev.ReturnRegistered(
+    outbox.add(db_session=db_session, event=ev.ReturnRegistered(
         return_id=return_id, **body.model_dump()))
     db_session.commit()
     return row
@@ -124,9 +124,9 @@ def list_placements(*, db_session: Session, user: Principal, status: str | None,
         query = query.where(Placement.status == status)
     if worker_id is not None:
         query = query.where(Placement.worker_id == worker_id)
-    total = db_session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = db_session.scalars(query.order_by(Placement.departure_date, Placement.id)
-                              .limit(limit).offset(offset)).all()
+    rows, total = paged(db_session=db_session, query=query,
+                        order_by=(Placement.departure_date, Placement.id), limit=limit,
+                        offset=offset)
     return [placement_read(r) for r in rows], total
 
 
@@ -138,8 +138,7 @@ def list_returns(*, db_session: Session, user: Principal, status: str | None,
         query = query.where(ReturnRegistration.status == status)
     if worker_id is not None:
         query = query.where(ReturnRegistration.worker_id == worker_id)
-    total = db_session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = db_session.scalars(query.order_by(ReturnRegistration.created_at,
-                                             ReturnRegistration.id)
-                              .limit(limit).offset(offset)).all()
+    rows, total = paged(db_session=db_session, query=query,
+                        order_by=(ReturnRegistration.created_at, ReturnRegistration.id),
+                        limit=limit, offset=offset)
     return [return_read(r) for r in rows], total

@@ -6,7 +6,7 @@ from typing import Literal
 
 from fastapi import APIRouter, status
 
-from services.gateway.deps import CurrentUser, SessionDep, SettingsDep, StaffUser
+from services.gateway.deps import CurrentUser, SessionDep, StaffUser
 from services.gateway.errors import responses
 from services.gateway.pagination import IdFilter, Page, PageDep
 from services.gateway.placements import service
@@ -25,22 +25,18 @@ router = APIRouter(route_class=GatewayRoute, tags=["placements"])
 
 @router.post("/departures", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED,
              responses=responses(401, 403, 404, 409, 422))
-def record_departure(body: DepartureCreate, user: StaffUser, db_session: SessionDep,
-                     settings: SettingsDep) -> Accepted:
+def record_departure(body: DepartureCreate, user: StaffUser, db_session: SessionDep) -> Accepted:
     """Departure of an accepted match starts its placement; a date after today is 422."""
-    row = service.record_departure(db_session=db_session, body=body, user=user,
-                                   topic_prefix=settings.topic_prefix)
+    row = service.record_departure(db_session=db_session, body=body, user=user)
     return Accepted(id=row.id, status=row.status)
 
 
 @router.post("/returns", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED,
              responses=responses(401, 403, 404, 409, 422))
-def register_return(body: ReturnCreate, user: CurrentUser, db_session: SessionDep,
-                    settings: SettingsDep) -> Accepted:
+def register_return(body: ReturnCreate, user: CurrentUser, db_session: SessionDep) -> Accepted:
     """A worker (its own) or a recruiter registers a return; it closes the worker's open
     placement (the one named, or else the open one) and fires reintegration triggers."""
-    row = service.register_return(db_session=db_session, body=body, user=user,
-                                  topic_prefix=settings.topic_prefix)
+    row = service.register_return(db_session=db_session, body=body, user=user)
     return Accepted(id=row.id, status=row.status)
 
 
@@ -54,7 +50,7 @@ def list_returns(user: CurrentUser, db_session: SessionDep, page: PageDep,
                                         status=status.value if status else None,
                                         worker_id=worker_id, limit=page.limit,
                                         offset=page.offset)
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return Page.of(items, total, page)
 
 
 @router.get("/placements", response_model=Page[PlacementRead],
@@ -65,4 +61,4 @@ def list_placements(user: CurrentUser, db_session: SessionDep, page: PageDep,
     items, total = service.list_placements(db_session=db_session, user=user, status=status,
                                            worker_id=worker_id, limit=page.limit,
                                            offset=page.offset)
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return Page.of(items, total, page)

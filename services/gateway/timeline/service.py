@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from schemas.codec import Decoded
 from schemas.envelope import Envelope
 from schemas.events.base import Event
+from services.gateway.pagination import paged
 from services.gateway.privacy import pseudonymous, without_personal
 from services.gateway.projections.fold import Fold
 from services.gateway.timeline.models import TimelineEntry
@@ -65,9 +66,6 @@ def erase(*, db_session: Session, worker_id: str) -> None:
 
 def for_worker(*, db_session: Session, worker_id: str, limit: int,
                offset: int) -> tuple[list[TimelineEntry], int]:
-    where = TimelineEntry.worker_id == worker_id
-    total = db_session.scalar(select(func.count()).select_from(TimelineEntry).where(where)) or 0
-    rows = db_session.scalars(select(TimelineEntry).where(where)
-                              .order_by(TimelineEntry.at, TimelineEntry.seq)
-                              .limit(limit).offset(offset))
-    return list(rows), total
+    return paged(db_session=db_session,
+                 query=select(TimelineEntry).where(TimelineEntry.worker_id == worker_id),
+                 order_by=(TimelineEntry.at, TimelineEntry.seq), limit=limit, offset=offset)

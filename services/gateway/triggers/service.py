@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from schemas.events import triggers as ev
@@ -11,6 +11,7 @@ from services.gateway.auth.security import Principal
 from services.gateway.database.core import utcnow
 from services.gateway.errors import Conflict, Forbidden, NotFound
 from services.gateway.outbox import service as outbox
+from services.gateway.pagination import paged
 from services.gateway.triggers.models import Trigger, TriggerComplete, TriggerRead, TriggerStatus
 
 
@@ -37,14 +38,13 @@ def listing(*, db_session: Session, user: Principal, worker_id: str | None,
         query = query.where(Trigger.kind == kind.value)
     if status is not None:
         query = query.where(Trigger.status == status.value)
-    total = db_session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = db_session.scalars(query.order_by(Trigger.due_date, Trigger.id)
-                              .limit(limit).offset(offset)).all()
+    rows, total = paged(db_session=db_session, query=query,
+                        order_by=(Trigger.due_date, Trigger.id), limit=limit, offset=offset)
     return [read(r) for r in rows], total
 
 
-def complete(*, db_session: Session, trigger_id: str, body: TriggerComplete, user: Principal,
-             topic_prefix: str) -> Trigger:
+def complete(*, db_session: Session, trigger_id: str, body: TriggerComplete,
+             user: Principal) -> Trigger:
     row = db_session.get(Trigger, trigger_id)
     if row is None:
         raise NotFound(f"No trigger {trigger_id}")
@@ -57,7 +57,7 @@ def complete(*, db_session: Session, trigger_id: str, body: TriggerComplete, use
     row.note = body.note
     row.completed_by = user.user_id
     row.completed_at = utcnow()
-    outbox.add(db_session=db_session, topic_prefix=topic_prefix, event=ev.TriggerCompleted(
+    outbox.add(db_session=db_session, event=ev.TriggerCompleted(
         trigger_id=row.id, worker_id=row.worker_id, outcome=body.outcome,
         completed_by=user.user_id))
     db_session.commit()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from schemas.events import vacancies as ev
@@ -12,6 +12,7 @@ from services.gateway.database.idempotent import is_repeat, new_id, request_hash
 from services.gateway.employers.models import Employer
 from services.gateway.errors import FieldError, Forbidden, NotFound, Unprocessable
 from services.gateway.outbox import service as outbox
+from services.gateway.pagination import paged
 from services.gateway.vacancies.models import Vacancy, VacancyCreate, VacancyRead
 
 
@@ -52,8 +53,7 @@ def check_owner_or_admin(user: Principal, employer_id: str) -> None:
     raise Forbidden("Only the employer itself or an admin may do this")
 
 
-def create(*, db_session: Session, vacancy_in: VacancyCreate, user: Principal,
-           topic_prefix: str) -> Vacancy:
+def create(*, db_session: Session, vacancy_in: VacancyCreate, user: Principal) -> Vacancy:
     check_owner_or_admin(user, vacancy_in.employer_id)
     if db_session.get(Employer, vacancy_in.employer_id) is None:
         raise Unprocessable("Unknown employer", [FieldError(
@@ -72,19 +72,19 @@ def create(*, db_session: Session, vacancy_in: VacancyCreate, user: Principal,
                   start_date=posted.start_date, positions=posted.positions,
                   body=posted.model_dump(mode="json"), request_hash=digest)
     db_session.add(row)
-    outbox.add(db_session=db_session, event=posted, topic_prefix=topic_prefix)
+    outbox.add(db_session=db_session, event=posted)
     db_session.commit()
     return row
 
 
-def close(*, db_session: Session, vacancy_id: str, user: Principal, topic_prefix: str) -> Vacancy:
+def close(*, db_session: Session, vacancy_id: str, user: Principal) -> Vacancy:
     if user.role not in (Role.ADMIN, Role.EMPLOYER):
         raise Forbidden("Only the employer itself or an admin may do this")
     row = get(db_session=db_session, vacancy_id=vacancy_id)
     check_owner_or_admin(user, row.employer_id)
     if not row.closed:
         row.closed = True
-        outbox.add(db_session=db_session, topic_prefix=topic_prefix,
+        outbox.add(db_session=db_session,
                    event=ev.VacancyClosed(vacancy_id=row.id, employer_id=row.employer_id))
         db_session.commit()
     return row
@@ -101,7 +101,5 @@ def list_for(*, db_session: Session, user: Principal, employer_id: str | None, l
         raise Forbidden("Workers see vacancies through their matches")
     if employer_id is not None:
         query = query.where(Vacancy.employer_id == employer_id)
-    total = db_session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = db_session.scalars(query.order_by(Vacancy.created_at, Vacancy.id)
-                              .limit(limit).offset(offset)).all()
-    return list(rows), total
+    return paged(db_session=db_session, query=query, order_by=(Vacancy.created_at, Vacancy.id),
+                 limit=limit, offset=offset)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from services.gateway.deps import CurrentUser, SessionDep, SettingsDep
+from services.gateway.deps import CurrentUser, SessionDep
 from services.gateway.errors import responses
 from services.gateway.pagination import IdFilter, Page, PageDep, PathId
 from services.gateway.replies import Accepted
@@ -17,10 +17,8 @@ router = APIRouter(route_class=GatewayRoute, prefix="/vacancies", tags=["vacanci
 
 @router.post("", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED,
              responses=responses(401, 403, 409, 422))
-def post_vacancy(vacancy_in: VacancyCreate, user: CurrentUser, db_session: SessionDep,
-                 settings: SettingsDep) -> Accepted:
-    row = service.create(db_session=db_session, vacancy_in=vacancy_in, user=user,
-                         topic_prefix=settings.topic_prefix)
+def post_vacancy(vacancy_in: VacancyCreate, user: CurrentUser, db_session: SessionDep) -> Accepted:
+    row = service.create(db_session=db_session, vacancy_in=vacancy_in, user=user)
     return Accepted(id=row.id, status=row.status.value)
 
 
@@ -30,8 +28,7 @@ def list_vacancies(user: CurrentUser, db_session: SessionDep, page: PageDep,
                    ) -> Page[VacancyRead]:
     rows, total = service.list_for(db_session=db_session, user=user, employer_id=employer_id,
                                    limit=page.limit, offset=page.offset)
-    return Page(items=[service.read(r) for r in rows], total=total, limit=page.limit,
-                offset=page.offset)
+    return Page.of([service.read(r) for r in rows], total, page)
 
 
 @router.get("/{vacancy_id}", response_model=VacancyRead, responses=responses(401, 403, 404, 422))
@@ -44,8 +41,6 @@ def get_vacancy(vacancy_id: PathId, user: CurrentUser, db_session: SessionDep) -
 
 @router.post("/{vacancy_id}/close", response_model=Accepted,
              status_code=status.HTTP_202_ACCEPTED, responses=responses(401, 403, 404, 422))
-def close_vacancy(vacancy_id: PathId, user: CurrentUser, db_session: SessionDep,
-                  settings: SettingsDep) -> Accepted:
-    row = service.close(db_session=db_session, vacancy_id=vacancy_id, user=user,
-                        topic_prefix=settings.topic_prefix)
+def close_vacancy(vacancy_id: PathId, user: CurrentUser, db_session: SessionDep) -> Accepted:
+    row = service.close(db_session=db_session, vacancy_id=vacancy_id, user=user)
     return Accepted(id=row.id, status=row.status.value)

@@ -102,7 +102,7 @@ def list_for_staff(*, db_session: Session, actor: Principal, limit: int, offset:
 
 
 def create(*, db_session: Session, worker_in: WorkerCreate, actor: Principal | None,
-           topic_prefix: str, passwords: Passwords) -> Worker:
+           passwords: Passwords) -> Worker:
     if actor is None and not (worker_in.username and worker_in.password):
         raise Unauthorized("Sign in, or register yourself with a username and password")
     if actor is not None and actor.role not in (Role.ADMIN, Role.RECRUITER):
@@ -136,14 +136,13 @@ def create(*, db_session: Session, worker_in: WorkerCreate, actor: Principal | N
                      user_in=UserCreate(username=worker_in.username,
                                         password=worker_in.password, role=Role.WORKER,
                                         worker_id=worker_id))
-    outbox.add(db_session=db_session, topic_prefix=topic_prefix,
+    outbox.add(db_session=db_session,
                event=ev.WorkerRegistered(worker_id=worker_id, **profile.model_dump()))
     db_session.commit()
     return row
 
 
-def update(*, db_session: Session, worker_id: str, changes: WorkerUpdate,
-           topic_prefix: str) -> Worker:
+def update(*, db_session: Session, worker_id: str, changes: WorkerUpdate) -> Worker:
     row = get(db_session=db_session, worker_id=worker_id)
     if row.status == WorkerStatus.ERASED:
         raise Conflict("This worker's data was erased")
@@ -165,13 +164,13 @@ def update(*, db_session: Session, worker_id: str, changes: WorkerUpdate,
         new_profile = profile.model_dump(mode="json", exclude=KEPT_IN_COLUMNS)
         if new_profile != row.profile:
             row.profile = new_profile
-            outbox.add(db_session=db_session, topic_prefix=topic_prefix,
+            outbox.add(db_session=db_session,
                        event=ev.WorkerProfileUpdated(worker_id=row.id, **profile.model_dump()))
     db_session.commit()
     return row
 
 
-def erase(*, db_session: Session, worker_id: str, topic_prefix: str) -> Worker:
+def erase(*, db_session: Session, worker_id: str) -> Worker:
     """Remove personal data and the login, withdraw the worker from matching; keep
     the pseudonymous id so matches and placements still add up, and only pseudonymous
     facts in every stored copy of the worker's events (see :func:`erase_traces`)."""
@@ -185,8 +184,7 @@ def erase(*, db_session: Session, worker_id: str, topic_prefix: str) -> Worker:
     row.erased_at = utcnow()
     db_session.execute(delete(User).where(User.worker_id == worker_id))
     erase_traces(db_session=db_session, worker_id=worker_id)
-    outbox.add(db_session=db_session, topic_prefix=topic_prefix,
-               event=ev.WorkerErased(worker_id=worker_id))
+    outbox.add(db_session=db_session, event=ev.WorkerErased(worker_id=worker_id))
     db_session.commit()
     return row
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, File, Request, UploadFile, status
 from services.gateway.audit import service as audit
 from services.gateway.audit.models import AuditRead
 from services.gateway.auth.models import Role
-from services.gateway.deps import CurrentUser, MaybeUser, SessionDep, SettingsDep
+from services.gateway.deps import CurrentUser, MaybeUser, SessionDep
 from services.gateway.errors import Forbidden, responses
 from services.gateway.pagination import Page, PageDep, PathId
 from services.gateway.replies import Accepted
@@ -26,11 +26,10 @@ router = APIRouter(route_class=GatewayRoute, prefix="/workers", tags=["workers"]
 @router.post("", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED,
              responses=responses(401, 403, 409, 422))
 def register_worker(worker_in: WorkerCreate, request: Request, user: MaybeUser,
-                    db_session: SessionDep, settings: SettingsDep) -> Accepted:
+                    db_session: SessionDep) -> Accepted:
     """Recruiters and admins register walk-in workers; anyone may register themselves
     by adding ``username`` and ``password`` (that login then belongs to the worker)."""
     row = service.create(db_session=db_session, worker_in=worker_in, actor=user,
-                         topic_prefix=settings.topic_prefix,
                          passwords=request.app.state.passwords)
     return Accepted(id=row.id, status=row.status)
 
@@ -61,22 +60,20 @@ def get_worker(worker_id: PathId, request: Request, user: CurrentUser,
 @router.patch("/{worker_id}", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED,
               responses=responses(401, 403, 404, 409, 422))
 def update_worker(worker_id: PathId, changes: WorkerUpdate, user: CurrentUser,
-                  db_session: SessionDep, settings: SettingsDep) -> Accepted:
+                  db_session: SessionDep) -> Accepted:
     service.check_access(user, worker_id)
-    row = service.update(db_session=db_session, worker_id=worker_id, changes=changes,
-                         topic_prefix=settings.topic_prefix)
+    row = service.update(db_session=db_session, worker_id=worker_id, changes=changes)
     return Accepted(id=row.id, status=row.status)
 
 
 @router.delete("/{worker_id}", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED,
                responses=responses(401, 403, 404, 422))
 def erase_worker(worker_id: PathId, request: Request, user: CurrentUser,
-                 db_session: SessionDep, settings: SettingsDep) -> Accepted:
+                 db_session: SessionDep) -> Accepted:
     """Erasure: personal data and the login are deleted, matching withdraws the worker;
     only pseudonymous facts remain."""
     service.check_access(user, worker_id)
-    row = service.erase(db_session=db_session, worker_id=worker_id,
-                        topic_prefix=settings.topic_prefix)
+    row = service.erase(db_session=db_session, worker_id=worker_id)
     request.app.state.principals.forget(lambda p: p.worker_id == worker_id)  # the login is gone
     return Accepted(id=row.id, status=row.status)
 
@@ -91,7 +88,7 @@ def worker_timeline(worker_id: PathId, user: CurrentUser, db_session: SessionDep
                                       limit=page.limit, offset=page.offset)
     items = [TimelineRead(event_id=r.event_id, type=r.event_type, at=r.at, data=r.data)
              for r in rows]
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return Page.of(items, total, page)
 
 
 @router.get("/{worker_id}/audit", response_model=Page[AuditRead],
@@ -108,4 +105,4 @@ def worker_audit(worker_id: PathId, user: CurrentUser, db_session: SessionDep,
     items = [AuditRead(actor_user_id=r.actor_user_id, actor_role=r.actor_role, action=r.action,
                        worker_id=r.worker_id, fields=list(r.fields), path=r.path, at=r.at)
              for r in rows]
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return Page.of(items, total, page)
