@@ -11,6 +11,8 @@ change nothing; allowed calls, with the state set up for them, really succeed.""
 
 from datetime import timedelta
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import func, select
 
@@ -42,6 +44,11 @@ def trigger_fired(api, world):
 # (name, method, path, body maker, {allowed role: expected status}, setup); paths use
 # the world of tests/support/gateway.py: e1/v1/w1/m11 belong to emp1/wk1, e2/v2/w2/m22
 # to emp2/wk2. Every role not listed must get 403.
+#: a roster of one new worker, for POST /workers/import (a file, not a JSON body)
+ROSTER = (Path(__file__).parents[2] / "deploy" / "sample" / "roster.csv").read_text(
+    encoding="utf-8").splitlines()[0] + "\n" + (
+    "w8,Lusine Sargsyan,1992-02-02,AM8000008,AM,,,Shirak,6111:3,tractor,,DE,"
+    "2027-01-01,yes\n")
 ROUTES = [
     ("create user", "POST", "/users",
      lambda: {"username": "newrec", "password": PASSWORD, "role": "recruiter"},
@@ -111,6 +118,8 @@ ROUTES = [
      {**STAFF, "wk1": 200}, None),
     ("complete trigger", "POST", "/reintegration/triggers/t-w1/complete",
      lambda: {"outcome": "service_delivered"}, {"rec": 202}, trigger_fired),
+    ("import a roster", "POST", "/workers/import", lambda: {"__file__": (
+        "roster.csv", ROSTER.encode(), "text/csv")}, {"admin": 200, "rec": 200}, None),
     ("flow statistics", "GET", "/stats/flows?year=2027", None, {"admin": 200}, None),
     ("clock tick", "POST", "/admin/clock/tick", lambda: {"date": "2099-01-01"},
      {"admin": 202}, None),
@@ -140,7 +149,8 @@ def test_only_the_right_roles_get_through(api, world, name, method, path, maker,
         setup(api, world)
     path = fill(path, world)
     body = body_for(maker, world)
-    kwargs = {"json": body} if body is not None else {}
+    kwargs = ({} if body is None else {"files": {"file": body["__file__"]}}
+              if "__file__" in body else {"json": body})
     before = outbox_count(api)
     r = api.call(None, method, path, **kwargs)
     assert r.status_code == 401 and r.json()["code"] == "unauthorized"
