@@ -10,7 +10,6 @@ another party's is 403. No route hides existence behind 404. Forbidden calls
 change nothing; allowed calls, with the state set up for them, really succeed."""
 
 from datetime import timedelta
-
 from pathlib import Path
 
 import pytest
