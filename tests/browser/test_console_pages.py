@@ -49,8 +49,10 @@ def test_language_switcher_on_the_sign_in_page(page: Page, console: LiveConsole,
 @pytest.mark.parametrize("role", list(WHO))
 def test_every_page_of_a_role_is_accessible(page: Page, console: LiveConsole, role: str,
                                             language: str) -> None:
-    """Each menu entry of the role opens, in the language chosen, with a heading and
-    no serious or critical axe-core violation."""
+    """Each menu entry of the role opens, in the language chosen, with a heading; axe
+    finds no serious or critical violation on any page in English, nor on the home
+    page in Armenian and Russian (what axe checks does not change with the words,
+    and a run on every page in every language would double the suite's time)."""
     page.set_extra_http_headers({"Accept-Language": language})
     sign_in(page, console.url, WHO[role], language)
     expect(page.locator("html")).to_have_attribute("lang", language)
@@ -60,6 +62,8 @@ def test_every_page_of_a_role_is_accessible(page: Page, console: LiveConsole, ro
         response = page.goto(f"{console.url}{path}")
         assert response is not None and response.status == 200, (path, response)
         expect(page.get_by_role("heading", level=1)).to_be_visible()
+        if language != "en" and path != "/console/":
+            continue
         if found := serious_violations(page):
             problems[path] = found
     assert problems == {}
