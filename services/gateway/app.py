@@ -17,6 +17,7 @@ from services.gateway.agreements.views import router as agreements
 from services.gateway.auth import service as users
 from services.gateway.auth.principals import Principals
 from services.gateway.auth.security import Passwords
+from services.gateway.auth.throttle import SignInThrottle
 from services.gateway.auth.views import router as auth
 from services.gateway.clock.views import router as clock
 from services.gateway.console.app import mount_console
@@ -111,6 +112,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.state.principals = Principals(settings.auth_cache_seconds)
     app.state.signing_key = settings.signing_key()
     app.state.passwords = passwords
+    #: failed sign-ins per account and address, for the API's token and the console
+    app.state.throttle = SignInThrottle.from_limits(
+        settings.sign_in_limit_per_account, settings.sign_in_limit_per_address)
     app.state.metrics = Metrics(read_sessions)
     errors.install(app)
     app.include_router(ops, include_in_schema=False)  # for probes; documented under /api/v1

@@ -63,6 +63,10 @@ class Unprocessable(ApiError):
     status, code = 422, "validation_error"
 
 
+class TooManyRequests(ApiError):
+    status, code = 429, "too_many_requests"
+
+
 class PayloadTooLarge(ApiError):
     status, code = 413, "payload_too_large"
 
@@ -193,5 +197,6 @@ class ServerErrors:
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     text = {400: "Bad request", 401: "Missing or invalid token", 403: "Not allowed",
             404: "Not found", 409: "Conflict with the current state",
-            413: "Body too large", 422: "Invalid request"}
+            413: "Body too large", 422: "Invalid request",
+            429: "Too many failed sign-ins for this account or address: wait"}
     return {s: {"model": ErrorBody, "description": text.get(s, "Error")} for s in statuses}

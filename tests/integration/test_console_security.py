@@ -134,3 +134,21 @@ def test_each_role_sees_only_its_menu_and_gets_403_on_the_others(api: Api, world
 def test_unknown_console_page_is_404_page(api: Api) -> None:
     r = browser(api, "admin").get("/console/no-such-page")
     assert r.status_code == 404 and "does not exist" in r.text
+
+
+def test_the_api_token_counts_with_the_console_and_is_limited_too(api: Api) -> None:
+    """Failed sign-ins on the console and on POST /auth/token count together: past the
+    limit the API answers 429 with the error body, even to the right password."""
+    b = browser(api)
+    for _ in range(3):
+        b.post("/console/sign-in", {"username": "rec", "password": "not the password"})
+    for _ in range(2):
+        r = api.client.post("/api/v1/auth/token",
+                            data={"username": "rec", "password": "not the password"})
+        assert r.status_code == 401
+    r = api.client.post("/api/v1/auth/token",
+                        data={"username": "rec", "password": "a-long-enough-password"})
+    assert r.status_code == 429 and r.json()["code"] == "too_many_requests"
+    r = api.client.post("/api/v1/auth/token", data={"username": ADMIN[0],
+                                                    "password": ADMIN[1]})
+    assert r.status_code == 200

@@ -18,7 +18,6 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.gateway.auth.throttle import SignInThrottle
 from services.gateway.console.deps import SignInRequired, console_request
 from services.gateway.console.pages import ROUTERS
 from services.gateway.console.render import Renderer, page
@@ -29,7 +28,7 @@ PREFIX = "/console"
 STATIC = Path(__file__).parent / "static"
 #: shared with the API: what its dependencies and service functions read
 SHARED_STATE = ("settings", "sessions", "read_sessions", "principals", "signing_key",
-                "passwords", "metrics")
+                "passwords", "metrics", "throttle")
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
 #: an SVG image (a chart drawn on the server) styles itself with its own <style>; it
@@ -74,8 +73,6 @@ def create_console(parent: FastAPI, settings: GatewaySettings) -> FastAPI:
     for name in SHARED_STATE:
         setattr(console.state, name, getattr(parent.state, name))
     console.state.renderer = Renderer.create()
-    console.state.throttle = SignInThrottle.from_limits(
-        settings.sign_in_limit_per_account, settings.sign_in_limit_per_address)
     console.mount("/static", StaticFiles(directory=STATIC), name="static")
     pages = APIRouter(dependencies=[Depends(console_request)])
     for router in ROUTERS:

@@ -52,10 +52,11 @@ GENERIC = N_("This value is not valid.")
 
 def nest(form: FormData, *, lists: frozenset[str] = frozenset(),
          split: frozenset[str] = frozenset(), flags: frozenset[str] = frozenset(),
-         ) -> dict[str, Any]:
+         booleans: frozenset[str] = frozenset()) -> dict[str, Any]:
     """The body a form describes. Empty fields are left out (the model's default or
     its "required" error applies); ``lists`` are repeated fields (checkboxes),
-    ``split`` comma-separated text, ``flags`` checkboxes that mean a boolean."""
+    ``split`` comma-separated text, ``flags`` checkboxes that mean a boolean,
+    ``booleans`` yes/no choices sent as ``true`` / ``false``."""
     body: dict[str, Any] = {}
     for key in dict.fromkeys(form.keys()):
         if key == CSRF_FIELD:
@@ -70,6 +71,8 @@ def nest(form: FormData, *, lists: frozenset[str] = frozenset(),
             if not isinstance(raw, str) or raw.strip() == "":
                 continue
             value = raw.strip()
+            if key in booleans:
+                value = {"true": True, "false": False}.get(value, value)
         _put(body, key.split("."), value)
     for flag in flags:
         body[flag] = flag in form

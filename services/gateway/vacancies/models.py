@@ -6,7 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, StrictBool
 from sqlalchemy import Date, String
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -63,6 +63,8 @@ class VacancyCreate(VacancyPosted):
     monthly_wage: Wage
     worker_fee: Fee | None = None
     start_date: CycleDate
+    #: true or false only (not 0/1 or "yes"), as the document states a boolean
+    housing_provided: StrictBool = False
 
 
 class VacancyRead(VacancyPosted):

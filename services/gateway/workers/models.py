@@ -7,7 +7,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictBool, StringConstraints
 from sqlalchemy import Date, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -85,6 +85,8 @@ class WorkerCreate(WorkerProfile, Contact):
     date_of_birth: BirthDate
     citizenship: CountryCode
     available_from: CycleDate
+    #: true or false only (not 0/1 or "yes"), as the document states a boolean
+    consent_matching: StrictBool
     username: Username | None = None
     password: Password | None = None
 
@@ -116,7 +118,7 @@ class WorkerUpdate(BaseModel):
     languages: Annotated[list[LanguageSkill], Field(max_length=20)] = NOT_GIVEN
     preferred_destinations: Annotated[list[CountryCode], Field(max_length=50)] = NOT_GIVEN
     available_from: CycleDate = NOT_GIVEN
-    consent_matching: bool = NOT_GIVEN
+    consent_matching: StrictBool = NOT_GIVEN
 
 
 class WorkerRead(BaseModel):

@@ -30,6 +30,8 @@ from services.gateway.workers.models import WorkerCreate, WorkerRead, WorkerUpda
 
 router = APIRouter(route_class=GatewayRoute, include_in_schema=False)
 
+#: yes/no choices, sent as true/false
+BOOLEANS = frozenset({"consent_matching"})
 SPLIT = frozenset({"skills", "preferred_destinations"})
 LEVELS = [(level, level) for level in ("A1", "A2", "B1", "B2", "C1", "C2")]
 #: the conflicts registration may meet, as messages next to their field
@@ -128,7 +130,7 @@ def register_form(request: Request) -> HTMLResponse:
 def register(request: Request, form: Form, db_session: SessionDep) -> HTMLResponse:
     values = _values(form)
     try:
-        worker_in = WorkerCreate.model_validate(forms.nest(form, split=SPLIT))
+        worker_in = WorkerCreate.model_validate(forms.nest(form, split=SPLIT, booleans=BOOLEANS))
         service.create(db_session=db_session, worker_in=worker_in,
                        actor=request.state.user, passwords=request.app.state.passwords)
     except (ValidationError, ApiError) as exc:
@@ -154,7 +156,7 @@ def walk_in(request: Request, form: Form, user: StaffUser,
             db_session: SessionDep) -> HTMLResponse:
     values = _values(form)
     try:
-        worker_in = WorkerCreate.model_validate(forms.nest(form, split=SPLIT))
+        worker_in = WorkerCreate.model_validate(forms.nest(form, split=SPLIT, booleans=BOOLEANS))
         row = service.create(db_session=db_session, worker_in=worker_in, actor=user,
                              passwords=request.app.state.passwords)
     except (ValidationError, ApiError) as exc:
@@ -205,7 +207,7 @@ def update_me(request: Request, form: Form, user: WorkerUser,
     worker_id = str(user.worker_id)
     values = _values(form)
     try:
-        changes = WorkerUpdate.model_validate(forms.nest(form, split=SPLIT))
+        changes = WorkerUpdate.model_validate(forms.nest(form, split=SPLIT, booleans=BOOLEANS))
         service.check_access(user, worker_id)
         service.update(db_session=db_session, worker_id=worker_id, changes=changes)
     except (ValidationError, ApiError) as exc:
