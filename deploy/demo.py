@@ -8,7 +8,8 @@ and a return. Running it again changes nothing that exists (every id is fixed).
 
 The gateway is ``CIRCULAR_DEMO_URL`` (default http://127.0.0.1:8000); the admin is
 ``CIRCULAR_ADMIN_USER`` / ``CIRCULAR_ADMIN_PASSWORD``. The people it creates share
-one password: ``CIRCULAR_DEMO_PASSWORD``, or one generated and printed."""
+one password: ``CIRCULAR_DEMO_PASSWORD``, or one generated once into
+``var/demo-password`` and printed."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from typing import Any
 
 import httpx
 
+ROOT = Path(__file__).resolve().parents[1]
 ROSTER = Path(__file__).parent / "sample" / "roster.csv"
 
 
@@ -54,6 +56,10 @@ def agreements(today: date) -> list[dict[str, Any]]:
     ]
 
 
+#: walk-ins registered by the recruiter, available at once (the roster's workers are
+#: available from next year)
+WALK_INS = ["Gor Avetisyan", "Narine Mkrtchyan", "Hayk Sahakyan", "Lilit Grigoryan",
+            "Arsen Manukyan"]
 EMPLOYERS = [("obsthof", "Obsthof Lindner GmbH", "DE", True),
              ("weingut", "Weingut Sonnenhang KG", "DE", True),
              ("pece", "Péče Domov s.r.o.", "CZ", True),
@@ -119,6 +125,7 @@ class Demo:
         sys.exit(f"gave up waiting for {what} (are the matcher and tracker running?)")
 
     def run(self, today: date) -> list[tuple[str, str]]:
+        self.today = today
         for agreement in agreements(today):
             self.call("admin", "POST", "/agreements", ok=(202, 409), json=agreement)
         for employer_id, name, country, verified in EMPLOYERS:
@@ -134,9 +141,28 @@ class Demo:
                                files={"file": ("roster.csv", roster, "text/csv")}).json()
         print(f"roster: {report['imported']} imported, {report['unchanged']} unchanged, "
               f"{len(report['errors'])} errors")
+        for n, name in enumerate(WALK_INS, start=1):  # ready now: the harvest has begun
+            self.call("recruiter", "POST", "/workers", ok=(202, 409), json={
+                "worker_id": f"am-walkin-{n}", "full_name": name,
+                "date_of_birth": f"{1978 + 3 * n}-0{n}-1{n}", "passport_number": f"AW{n:07d}",
+                "citizenship": "AM", "region": "Armavir",
+                "occupations": [{"isco_code": "6111", "experience_years": 2 + n}],
+                "skills": ["harvesting", "pruning"][: 1 + n % 2], "languages": [],
+                "preferred_destinations": ["DE"],
+                "available_from": f"{today.year - 1}-06-01", "consent_matching": True})
         for vacancy in vacancies(today):
             self.call(f"{vacancy['employer_id']}-hr", "POST", "/vacancies", ok=(202, 409),
                       json=vacancy)
+        if not self.call("recruiter", "GET", "/placements").json()["items"]:
+            self.story()
+        return [("admin", "(CIRCULAR_ADMIN_USER)"), ("recruiter", "recruiter"),
+                ("employer", "obsthof-hr, weingut-hr, pece-hr, elektro-hr, trans-hr"),
+                ("worker who went and came back", "returnee")]
+
+    def story(self) -> None:
+        """A proposal approved and accepted, the departure and the return (once: a run
+        that finds a placement leaves them as they are)."""
+        today = self.today
         proposals = self.wait("proposals for the apple harvest", lambda: [
             m for m in self.call("recruiter", "GET", "/vacancies/obsthof-apples/matches",
                                  params={"status": "proposed"}).json()["items"]])
@@ -162,19 +188,27 @@ class Demo:
             "worker_id": worker, "return_date": (today - timedelta(days=5)).isoformat(),
             "intentions": ["start_business"], "needs": ["credit", "training"],
             "skills_acquired": ["orchard management"]})
-        return [("admin", "(CIRCULAR_ADMIN_USER)"), ("recruiter", "recruiter"),
-                ("employer", "obsthof-hr, weingut-hr, pece-hr, elektro-hr, trans-hr"),
-                ("worker who went and came back", "returnee")]
 
     def status(self, match_id: str) -> str:
         return str(self.call("recruiter", "GET", f"/matches/{match_id}").json()["status"])
+
+
+def demo_password() -> str:
+    """One generated password for the demo's people, kept in ``var/demo-password`` so
+    that running the demo again signs in as the people it made before."""
+    path = Path(os.environ.get("CIRCULAR_VAR_DIR", ROOT / "var")) / "demo-password"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(12))
+    return path.read_text().strip()
 
 
 def main() -> None:
     admin = (os.environ.get("CIRCULAR_ADMIN_USER"), os.environ.get("CIRCULAR_ADMIN_PASSWORD"))
     if not admin[0] or not admin[1]:
         sys.exit("set CIRCULAR_ADMIN_USER and CIRCULAR_ADMIN_PASSWORD as for make up")
-    password = os.environ.get("CIRCULAR_DEMO_PASSWORD") or secrets.token_urlsafe(12)
+    password = os.environ.get("CIRCULAR_DEMO_PASSWORD") or demo_password()
     url = os.environ.get("CIRCULAR_DEMO_URL", "http://127.0.0.1:8000")
     people = Demo(url, (admin[0], admin[1]), password).run(date.today())
     print(f"\nThe console: {url}/console/  (password of every demo user: {password})")
