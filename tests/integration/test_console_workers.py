@@ -199,6 +199,10 @@ def test_worker_accepts_an_approved_offer(api, world):
     assert "v1" in r.text and "Approved" in r.text
     assert f'action="/console/offers/{mid}/accept"' in r.text
     assert "v2" not in r.text  # another worker's match
+    # what the worker decides on: the vacancy's terms and its employer
+    assert "Harvest hand" in r.text and "Hof e1 GmbH" in r.text
+    assert "€1,900" in r.text and "Apr 1, 2027" in r.text
+    assert "Hof e2 GmbH" not in r.text
     r = b.post(f"/console/offers/{mid}/accept", {})
     assert r.status_code == 200 and "You accepted the offer" in r.text
     match = api.get("wk1", f"/matches/{mid}").json()

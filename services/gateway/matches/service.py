@@ -16,6 +16,7 @@ from services.gateway.agreements.models import Agreement, QuotaUsage
 from services.gateway.audit import service as audit
 from services.gateway.auth.models import Role
 from services.gateway.auth.security import Principal
+from services.gateway.employers.models import Employer
 from services.gateway.errors import Conflict, Forbidden, NotFound
 from services.gateway.matches.models import Match, MatchRead
 from services.gateway.outbox import service as outbox
@@ -189,3 +190,23 @@ def respond(*, db_session: Session, match_id: str, user: Principal, decision: De
         market=market_key(row.destination_country, row.isco_code), decision=decision))
     db_session.commit()
     return row
+
+
+def offered_terms(*, db_session: Session, user: Principal,
+                  items: list[MatchRead]) -> dict[str, dict[str, object]]:
+    """The terms of the vacancies behind matches ``user`` may see (as ``listing`` gave
+    them): what a worker decides an offer on (title, employer, wage, start, length,
+    housing). Nothing for a match the user may not see."""
+    visible = {m.vacancy_id for m in items}
+    if not visible:
+        return {}
+    rows = db_session.execute(
+        select(Vacancy.id, Vacancy.body, Employer.name)
+        .join(Employer, Employer.id == Vacancy.employer_id, isouter=True)
+        .where(Vacancy.id.in_(visible))).all()
+    return {vid: {**{k: body.get(k) for k in TERMS}, "employer_name": name}
+            for vid, body, name in rows}
+
+
+#: a vacancy's terms as its worker sees them with the offer
+TERMS = ("title", "monthly_wage", "start_date", "contract_months", "housing_provided")

@@ -29,8 +29,9 @@ def _offers(request: Request, user: WorkerUser, db_session: SessionDep, paging: 
     items, total = service.listing(db_session=db_session, user=user, status=None,
                                    vacancy_id=None, worker_id=None, limit=paging.limit,
                                    offset=paging.offset, path=request.url.path)
+    terms = service.offered_terms(db_session=db_session, user=user, items=items)
     return page(request, "offers/list.html", status_code=status_code, items=items,
-                refusal=refusal, **names(request),
+                terms=terms, refusal=refusal, **names(request),
                 paging={"total": total, "limit": paging.limit, "offset": paging.offset})
 
 
