@@ -121,7 +121,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(api_router())
     mount_console(app, settings)
     app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes,
-                       streamed={f"{API_PREFIX}/workers/import": settings.roster_max_bytes})
+                       streamed={f"{API_PREFIX}/workers/import": settings.roster_max_bytes,
+                                 "/console/workers/import": settings.roster_max_bytes})
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(errors.ServerErrors)  # outermost: added last
     return app
