@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.gateway.auth.models import Role, User, UserCreate
 from services.gateway.auth.security import Passwords, Principal
 from services.gateway.employers.models import Employer
 from services.gateway.errors import Conflict, FieldError, Unprocessable
+from services.gateway.pagination import paged
 from services.gateway.workers.models import Worker, WorkerStatus
 
 log = logging.getLogger(__name__)
@@ -68,10 +69,8 @@ def create(*, db_session: Session, user_in: UserCreate, passwords: Passwords,
 
 def list_all(*, db_session: Session, limit: int, offset: int) -> tuple[list[User], int]:
     """Every login, oldest first, a page at a time, and how many there are."""
-    total = db_session.scalar(select(func.count()).select_from(User)) or 0
-    rows = db_session.scalars(select(User).order_by(User.created_at, User.id)
-                              .limit(limit).offset(offset)).all()
-    return list(rows), total
+    return paged(db_session=db_session, query=select(User), order_by=(User.created_at, User.id),
+                 limit=limit, offset=offset)
 
 
 def authenticate(*, db_session: Session, username: str, password: str,

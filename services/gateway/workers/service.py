@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from schemas.events import workers as ev
@@ -30,6 +30,7 @@ from services.gateway.errors import (
 from services.gateway.matches.models import Match
 from services.gateway.outbox import service as outbox
 from services.gateway.outbox.models import OutboxRecord
+from services.gateway.pagination import paged
 from services.gateway.placements.models import Placement, ReturnRegistration
 from services.gateway.privacy import ERASED_REASON, PERSONAL, pseudonymous
 from services.gateway.timeline import service as timeline
@@ -86,9 +87,8 @@ def list_for_staff(*, db_session: Session, actor: Principal, limit: int, offset:
     :func:`read` records it."""
     if actor.role not in (Role.ADMIN, Role.RECRUITER):
         raise Forbidden("Only recruiters and admins may list workers")
-    total = db_session.scalar(select(func.count()).select_from(Worker)) or 0
-    rows = db_session.scalars(select(Worker).order_by(Worker.id).limit(limit)
-                              .offset(offset)).all()
+    rows, total = paged(db_session=db_session, query=select(Worker), order_by=(Worker.id,),
+                        limit=limit, offset=offset)
     items = [WorkerSummary(worker_id=r.id, full_name=r.full_name, status=WorkerStatus(r.status),
                            consent_matching=bool(r.profile.get("consent_matching")))
              for r in rows]
