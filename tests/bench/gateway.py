@@ -240,6 +240,7 @@ class Call(NamedTuple):
     json: dict[str, Any] | None = None
     params: dict[str, str] | None = None
     done: Callable[[], None] | None = None  # after a 2xx
+    cookie: str | None = None  # a console session instead of a bearer token
 
 
 def recruiter_registers_worker(w: World) -> Call:
@@ -303,6 +304,8 @@ def mixed(world: World) -> Callable[[], Call]:
 async def send(http: aiohttp.ClientSession, base: str, call: Call) -> tuple[int | str, bytes]:
     """The status (or the transport error's name) and the body."""
     headers = {"Authorization": f"Bearer {call.token}"} if call.token else {}
+    if call.cookie:
+        headers["Cookie"] = call.cookie
     try:
         async with http.request(call.method, base + call.path, json=call.json,
                                 params=call.params, headers=headers) as r:
@@ -697,10 +700,43 @@ READING = [
 ]
 
 
+def console_session(base: str, username: str, password: str) -> str:
+    """A signed-in console session, as a browser holds it: the ``Cookie`` header."""
+    with httpx.Client(base_url=base, timeout=30) as browser:
+        page = browser.get("/console/sign-in").text
+        csrf = page.split('name="csrf_token" value="')[1].split('"')[0]
+        r = browser.post("/console/sign-in", data={"username": username,
+                                                   "password": password, "csrf_token": csrf})
+        expect(r, 200)
+        return f"circular_console={browser.cookies['circular_console']}"
+
+
+#: the console phase (issue 14): the recruiter's review queue page, and the API call
+#: that returns the same proposals, each alone under the same load
+REVIEW_PAGE = "/console/review"
+REVIEW_API = "/api/v1/matches"
+
+
+def measure_console(args: argparse.Namespace, processes: dict[str, ServiceProcess],
+                    world: World, base: str) -> dict[str, Any]:
+    def closed(call: Call) -> dict[str, Any]:
+        return cpu_use(processes, lambda: asyncio.run(closed_loop(
+            base, lambda: call, args.connections, args.seconds, args.warmup)))
+
+    api = closed(Call("GET /matches?status=proposed (recruiter)", "GET", REVIEW_API,
+                      world.recruiter(), params={"status": "proposed", "limit": "200"}))
+    print(f"review queue through the API: {summary(api)}", flush=True)
+    page = closed(Call("GET /console/review (recruiter)", "GET", REVIEW_PAGE,
+                       cookie=console_session(base, "counsellor0", PASSWORD)))
+    print(f"review queue page: {summary(page)}", flush=True)
+    return {"api": api, "page": page, "ratio": page["rps"] / api["rps"]}
+
+
 def measure_load(args: argparse.Namespace, processes: dict[str, ServiceProcess],
                  world: World, gateway_url: str, bare_url: str) -> dict[str, Any]:
     """The bare endpoint first (the system idle), then the phases of :data:`READING`,
-    then the gateway's mixed load."""
+    then the gateway's mixed load, then the console's review queue against the API's
+    proposals."""
     def closed(url: str, next_call: Callable[[], Call]) -> Callable[[], dict[str, Any]]:
         return lambda: asyncio.run(closed_loop(url, next_call, args.connections,
                                                args.seconds, args.warmup))
@@ -720,9 +756,10 @@ def measure_load(args: argparse.Namespace, processes: dict[str, ServiceProcess],
         reading[phase.name] = {**out, "what": phase.what, "ratio": out["rps"] / bare["rps"]}
     gateway = cpu_use(processes, closed(gateway_url, mixed(world)))
     print(f"gateway: {summary(gateway)}", flush=True)
+    console = measure_console(args, processes, world, gateway_url.removesuffix("/api/v1"))
     return {"connections": args.connections, "seconds": args.seconds, "warmup": args.warmup,
             "bare": bare, "gateway": gateway, "ratio": gateway["rps"] / bare["rps"],
-            "reading": reading}
+            "reading": reading, "console": console}
 
 
 def summary(phase: dict[str, Any]) -> str:

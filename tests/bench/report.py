@@ -100,6 +100,7 @@ def gateway_section(g: dict[str, Any]) -> list[str]:
         f"endpoint, same server and settings) | {load['ratio']:.3f} | >= 0.3 |",
         f"| latency p50 / p99 | {_ms(gw)} | {_ms(bare)} | | |",
         *_reading_rows(load),
+        *_console_rows(load),
         f"| errors (non-2xx, transport) | {gw['errors']} | {bare['errors']} | | 0 |",
         f"| vacancy posted -> first proposal readable, p50 / p99, at {e2e['rate']:.0f} "
         f"writes/s for {e2e['seconds']:.0f} s | {_ms(e2e, '> 30,000')} | {_ms(kafka)} "
@@ -125,6 +126,18 @@ def gateway_section(g: dict[str, Any]) -> list[str]:
     for route, r in gw["routes"].items():
         lines.append(f"| `{route}` | {r['requests']:,} | {_ms(r)} |")
     return lines + [""]
+
+
+def _console_rows(load: dict[str, Any]) -> list[str]:
+    """The console's review queue page against the API call returning the same
+    proposals (absent from runs before 2026-12-05)."""
+    if "console" not in load:
+        return []
+    c = load["console"]
+    return [f"| console: the recruiter's review queue page (`GET /console/review`) | "
+            f"{_n(c['page']['rps'])}, p50 / p99 {_ms(c['page'])} | {_n(c['api']['rps'])} "
+            f"(`GET /api/v1/matches?status=proposed`, p50 / p99 {_ms(c['api'])}) | "
+            f"{c['ratio']:.3f} | >= 0.5 |"]
 
 
 def _reading_rows(load: dict[str, Any]) -> list[str]:
