@@ -5,7 +5,7 @@ table (:class:`SecondaryIndex`, :class:`Index`). Pure: no Kafka, no faust."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,6 +104,25 @@ class StateTx:
 
 
 Handler = Callable[[StateTx, Decoded, Context], Iterable[Output]]
+
+
+class HandlerTable:
+    """One stage's handlers, by the event class each acts on. It is the stage's
+    handler (a record is handed to the entry of its event's class; no entry, nothing
+    to do) and the one source of the event types the stage accepts
+    (:attr:`accepts`): a type gets an entry or is passed over, so no list kept by
+    hand beside the handlers can drop an event they handle."""
+
+    def __init__(self, table: Mapping[type[Event], Handler]) -> None:
+        self.table = dict(table)
+
+    @property
+    def accepts(self) -> frozenset[str]:
+        return frozenset(kind.type for kind in self.table)
+
+    def __call__(self, tx: StateTx, decoded: Decoded, ctx: Context) -> Iterable[Output]:
+        entry = self.table.get(type(decoded.event))
+        return () if entry is None else entry(tx, decoded, ctx)
 #: run once per partition at the end of each batch, for work a handler deferred
 AfterBatch = Callable[[StateTx, Context], Iterable[Output]]
 

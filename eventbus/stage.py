@@ -53,6 +53,7 @@ from eventbus.handlers import (
     AfterBatch,
     Context,
     Handler,
+    HandlerTable,
     Output,
     StateTx,
 )
@@ -139,7 +140,8 @@ class Stage:
     dedup: bool = True
     after_batch: AfterBatch | None = None
     #: the event types the handler acts on (None: all); records of other known types
-    #: are passed over without being decoded (an unknown type is still dead-lettered)
+    #: are passed over without being decoded (an unknown type is still dead-lettered).
+    #: Taken from the handler when it is a :class:`HandlerTable`, never given beside it
     accepts: frozenset[str] | None = None
     stats: StageStats = field(default_factory=StageStats)
     _seen: dict[str, float] = field(default_factory=dict)
@@ -150,6 +152,11 @@ class Stage:
 
     def __post_init__(self) -> None:
         self.cursor = Cursor(self.name, positions.of(self.app))
+        if isinstance(self.handler, HandlerTable):
+            if self.accepts is not None:
+                raise ValueError(f"stage {self.name}: the types it accepts come from its "
+                                 "handler table, not from a list beside it")
+            self.accepts = self.handler.accepts
 
     def install(self) -> None:
         channel = self.app.topic(*self.topics, key_type=bytes, value_type=bytes,

@@ -53,8 +53,7 @@ def build(settings: MatcherSettings) -> faust.App:
                   name(t.PLACEMENTS.name), name(t.TRIGGERS.name),
                   name(t.MATCHER_AGREEMENTS_BROADCAST.name)),
           handler=workers.handle, table=app.Table("workers", partitions=t.PARTITIONS),
-          indexes=workers.indexes, after_batch=workers.after_batch,
-          accepts=workers.accepts, **common).install()
+          indexes=workers.indexes, after_batch=workers.after_batch, **common).install()
 
     market = MarketShard(name(t.MATCHES.name), name(t.VACANCY_STATUS.name),
                          name(t.QUOTA.name))

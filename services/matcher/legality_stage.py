@@ -10,9 +10,9 @@ State keys: ``emp:<employer>``, ``vac:<vacancy>``, ``agr:<partition>:<agreement>
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
-from eventbus.handlers import Context, Output, SecondaryIndex, StateTx
+from eventbus.handlers import Context, HandlerTable, Output, SecondaryIndex, StateTx
 from schemas.codec import Decoded
 from schemas.envelope import derived_event_id
 from schemas.events import agreements as ag
@@ -44,32 +44,41 @@ class LegalityShard:
         self.by_employer = SecondaryIndex(VAC, _vacancy_employer)
         self.vacancies_by_destination = SecondaryIndex(VAC, _vacancy_destination)
         self.agreements_by_destination = SecondaryIndex(AGR, _agreement_destination)
+        self.handle = HandlerTable({
+            ag.AgreementRecorded: self._on_agreement,
+            ag.AgreementSuspended: self._on_agreement,
+            ag.AgreementResumed: self._on_agreement,
+            em.EmployerRegistered: self._on_employer,
+            em.EmployerVerified: self._on_employer,
+            em.EmployerSuspended: self._on_employer,
+            va.VacancyPosted: self._on_posted,
+            va.VacancyClosed: self._on_closed,
+        })
 
     @property
     def indexes(self) -> tuple[SecondaryIndex, ...]:
         return (self.by_employer, self.vacancies_by_destination, self.agreements_by_destination)
 
-    def handle(self, tx: StateTx, decoded: Decoded, ctx: Context) -> Iterator[Output]:
-        event = decoded.event
-        if isinstance(event, ag.AgreementRecorded | ag.AgreementSuspended | ag.AgreementResumed):
-            yield from self._on_agreement(tx, event, ctx.partition)
-        elif isinstance(event, em.EmployerRegistered | em.EmployerVerified | em.EmployerSuspended):
-            yield from self._on_employer(tx, event)
-        elif isinstance(event, va.VacancyPosted):
-            key = VAC + event.vacancy_id
-            if key not in tx:  # the first posting wins; a repeat changes nothing
-                tx.set(key, {"p": ctx.partition, "posted": event.model_dump(mode="json"),
-                             "closed": False, "verdict": None, "rev": 0})
-            yield from self._evaluate(tx, key, ctx.partition)
-        elif isinstance(event, va.VacancyClosed):
-            key = VAC + event.vacancy_id
-            record = tx.get(key)
-            if record is not None and not record["closed"]:
-                tx.set(key, {**record, "closed": True})
-                yield from self._evaluate(tx, key, ctx.partition)
+    def _on_posted(self, tx: StateTx, decoded: Decoded, ctx: Context) -> Iterator[Output]:
+        event = cast(va.VacancyPosted, decoded.event)
+        key = VAC + event.vacancy_id
+        if key not in tx:  # the first posting wins; a repeat changes nothing
+            tx.set(key, {"p": ctx.partition, "posted": event.model_dump(mode="json"),
+                         "closed": False, "verdict": None, "rev": 0})
+        yield from self._evaluate(tx, key, ctx.partition)
 
-    def _on_agreement(self, tx: StateTx, event: ag.AgreementRecorded | ag.AgreementSuspended
-                      | ag.AgreementResumed, partition: int) -> Iterator[Output]:
+    def _on_closed(self, tx: StateTx, decoded: Decoded, ctx: Context) -> Iterator[Output]:
+        event = cast(va.VacancyClosed, decoded.event)
+        key = VAC + event.vacancy_id
+        record = tx.get(key)
+        if record is not None and not record["closed"]:
+            tx.set(key, {**record, "closed": True})
+            yield from self._evaluate(tx, key, ctx.partition)
+
+    def _on_agreement(self, tx: StateTx, decoded: Decoded, ctx: Context) -> Iterator[Output]:
+        event = cast(ag.AgreementRecorded | ag.AgreementSuspended | ag.AgreementResumed,
+                     decoded.event)
+        partition = ctx.partition
         key = f"{AGR}{partition}:{event.agreement_id}"
         record = tx.get(key)
         if isinstance(event, ag.AgreementRecorded):
@@ -84,8 +93,9 @@ class LegalityShard:
         for vkey in sorted(self.vacancies_by_destination.keys(f"{partition}:{destination}")):
             yield from self._evaluate(tx, vkey, partition, extra_agreement=(key, record))
 
-    def _on_employer(self, tx: StateTx, event: em.EmployerRegistered | em.EmployerVerified
-                     | em.EmployerSuspended) -> Iterator[Output]:
+    def _on_employer(self, tx: StateTx, decoded: Decoded, ctx: Context) -> Iterator[Output]:
+        event = cast(em.EmployerRegistered | em.EmployerVerified | em.EmployerSuspended,
+                     decoded.event)
         key = EMP + event.employer_id
         record = dict(tx.get(key) or {})
         if isinstance(event, em.EmployerRegistered):

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
-from eventbus.handlers import Context, Output, SecondaryIndex, StateTx
+from eventbus.handlers import Context, Handler, HandlerTable, Output, SecondaryIndex, StateTx
 from schemas.codec import Decoded
 from schemas.envelope import derived_event_id
 from schemas.events import matches as mv
@@ -169,24 +169,24 @@ class MarketShard:
         #: vacancies reconciled since the last such change (up to date already)
         self._quota_moved: set[str] = set()
         self._current: set[str] = set()
+        #: the stage's handlers; the event types it accepts are this table's
+        self.handle = HandlerTable({kind: self._following_quota(handler) for kind, handler in (
+            (MarketVacancy, self._on_vacancy), (MarketWorker, self._on_worker),
+            (mv.MatchReviewed, self._on_review), (AcceptanceRequest, self._on_acceptance))})
 
     @property
     def indexes(self) -> tuple[Any, ...]:
         return (self.workers, self.by_vacancy, self.by_worker, self.by_quota, self.vacancies,
                 self.taken, self.used, self.board)
 
-    def handle(self, tx: StateTx, decoded: Decoded, ctx: Context) -> Iterator[Output]:
-        self._quota_moved, self._current = set(), set()
-        event = decoded.event
-        if isinstance(event, MarketVacancy):
-            yield from self._on_vacancy(tx, event, ctx.partition)
-        elif isinstance(event, MarketWorker):
-            yield from self._on_worker(tx, event)
-        elif isinstance(event, mv.MatchReviewed):
-            yield from self._on_review(tx, event, decoded.envelope.id)
-        elif isinstance(event, AcceptanceRequest):
-            yield from self._on_acceptance(tx, event, decoded.envelope.id)
-        yield from self._follow_quota(tx)
+    def _following_quota(self, handler: Handler) -> Handler:
+        """``handler``, then every open vacancy of a quota whose usage it changed is
+        brought up to date (:meth:`_follow_quota`)."""
+        def handle(tx: StateTx, decoded: Decoded, ctx: Context) -> Iterator[Output]:
+            self._quota_moved, self._current = set(), set()
+            yield from handler(tx, decoded, ctx)
+            yield from self._follow_quota(tx)
+        return handle
 
     def _follow_quota(self, tx: StateTx) -> Iterator[Output]:
         """Every open vacancy of a quota whose usage changed: withdraw what it can no
@@ -202,8 +202,8 @@ class MarketShard:
 
     # --- vacancies -------------------------------------------------------------------
 
-    def _on_vacancy(self, tx: StateTx, event: MarketVacancy, partition: int
-                    ) -> Iterator[Output]:
+    def _on_vacancy(self, tx: StateTx, decoded: Decoded, ctx: Context) -> Iterator[Output]:
+        event, partition = cast(MarketVacancy, decoded.event), ctx.partition
         key = VAC + event.vacancy.vacancy_id
         record = dict(tx.get(key) or {"p": partition, "market": event.market, "taken": 0,
                                       "taken_rev": 0, "state_rev": 0})
@@ -352,8 +352,8 @@ class MarketShard:
         yield Output(self.matches_topic, event,
                      derived_event_id(match["match_id"], event.type, cause))
 
-    def _on_review(self, tx: StateTx, event: mv.MatchReviewed, cause: str
-                   ) -> Iterator[Output]:
+    def _on_review(self, tx: StateTx, decoded: Decoded, ctx: Context) -> Iterator[Output]:
+        event, cause = cast(mv.MatchReviewed, decoded.event), decoded.envelope.id
         mkey = MATCH + event.match_id
         match = tx.get(mkey)
         if match is None or match.get("review") == event.decision.value:
@@ -387,8 +387,8 @@ class MarketShard:
         return quota.approval_refusal(view, quota_used=self._quota_used(view),
                                       positions_taken=self.taken.get(view.vacancy_id))
 
-    def _on_acceptance(self, tx: StateTx, event: AcceptanceRequest, cause: str
-                       ) -> Iterator[Output]:
+    def _on_acceptance(self, tx: StateTx, decoded: Decoded, ctx: Context) -> Iterator[Output]:
+        event, cause = cast(AcceptanceRequest, decoded.event), decoded.envelope.id
         mkey = MATCH + event.match_id
         match = tx.get(mkey)
         if match is None or match.get("response") == event.decision.value:
@@ -417,7 +417,8 @@ class MarketShard:
 
     # --- workers ---------------------------------------------------------------------
 
-    def _on_worker(self, tx: StateTx, event: MarketWorker) -> Iterator[Output]:
+    def _on_worker(self, tx: StateTx, decoded: Decoded, ctx: Context) -> Iterator[Output]:
+        event = cast(MarketWorker, decoded.event)
         # kept as compact JSON text (a fraction of the memory of nested dicts), the
         # same in each of the worker's markets
         text = (None if event.standing in (WorkerStanding.LEFT, WorkerStanding.ERASED)

@@ -17,11 +17,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from kafka.partitioner.default import murmur2
 
-from eventbus.handlers import Context, Output, SecondaryIndex, StateTx
+from eventbus.handlers import Context, HandlerTable, Output, SecondaryIndex, StateTx
 from schemas.codec import Decoded
 from schemas.envelope import derived_event_id
 from schemas.events import agreements as ag
@@ -60,64 +60,85 @@ class WorkerRouter:
     batch (:meth:`after_batch`), so a worker changed many times in one batch (say, by
     thirty new destinations) is sent out once, as it ends up."""
 
-    #: the event types :meth:`handle` acts on (the stage passes over the rest of its
-    #: topics, most of them the matcher's own proposals, without decoding them)
-    accepts = frozenset(kind.type for kind in (
-        ag.AgreementRecorded, wk.WorkerRegistered, wk.WorkerProfileUpdated, wk.WorkerErased,
-        mv.MatchResponded, mv.MatchAccepted, mv.MatchAcceptanceRefused,
-        pl.PlacementReturned, tr.TriggerFired))
-
     def __init__(self, market_topic: str, partitions: int) -> None:
         self.market_topic = market_topic
         self.partitions = partitions
         self.open_to_anywhere = SecondaryIndex(WKR, _open_to_anywhere)
         self._dirty: dict[int, dict[str, bool]] = {}
+        #: the stage's handlers; the event types it accepts are this table's (the
+        #: stage passes over the rest of its topics, most of them the matcher's own
+        #: proposals, without decoding them)
+        self.handle = HandlerTable({
+            ag.AgreementRecorded: self._on_agreement,
+            wk.WorkerRegistered: self._on_profile,
+            wk.WorkerProfileUpdated: self._on_profile,
+            wk.WorkerErased: self._on_erased,
+            mv.MatchResponded: self._on_response,
+            mv.MatchAccepted: self._on_accepted,
+            mv.MatchAcceptanceRefused: self._on_acceptance_refused,
+            pl.PlacementReturned: self._on_return,
+            tr.TriggerFired: self._on_trigger,
+        })
 
     @property
     def indexes(self) -> tuple[SecondaryIndex, ...]:
         return (self.open_to_anywhere,)
 
-    def handle(self, tx: StateTx, decoded: Decoded, ctx: Context) -> Iterator[Output]:
-        event = decoded.event
-        if isinstance(event, ag.AgreementRecorded):
-            yield from self._on_destination(tx, event.destination_country, ctx.partition)
-            return
-        worker_id = getattr(event, "worker_id", None)
-        if worker_id is None:
-            return
+    @staticmethod
+    def _record(tx: StateTx, worker_id: str, ctx: Context) -> tuple[str, dict[str, Any]]:
         key = WKR + worker_id
-        record = dict(tx.get(key) or new_record(ctx.partition))
-        force = False
-        if isinstance(event, wk.WorkerRegistered | wk.WorkerProfileUpdated):
-            record["profile"] = wk.WorkerProfile.model_validate(
-                event.model_dump(include=set(wk.WorkerProfile.model_fields))
-            ).model_dump(mode="json")
-        elif isinstance(event, wk.WorkerErased):
-            record["erased"] = True
-        elif isinstance(event, mv.MatchResponded):
-            yield from self._on_response(tx, key, record, event, decoded.envelope.id)
-            return
-        elif isinstance(event, mv.MatchAccepted):
-            if event.match_id not in record.get("ended", ()):
-                record["busy_with"] = event.match_id
-            if record["reserved"] == event.match_id:
-                record["reserved"] = None
-        elif isinstance(event, mv.MatchAcceptanceRefused):
-            if record["reserved"] == event.match_id:
-                record["reserved"] = None
-            tx.set(key, record)
-            return
-        elif isinstance(event, pl.PlacementReturned):
-            yield from self._on_return(record, event)
-        elif isinstance(event, tr.TriggerFired):
-            if event.kind != tr.TriggerKind.REENTRY_ELIGIBLE:
-                return
-            force = True  # the cooldown ended: markets look at the worker again
-        else:
-            return
+        return key, dict(tx.get(key) or new_record(ctx.partition))
+
+    def _changed(self, tx: StateTx, key: str, record: dict[str, Any], ctx: Context,
+                 force: bool = False) -> Iterator[Output]:
+        """Store the worker; its markets hear of it at the end of the batch."""
         tx.set(key, record)
         self._mark(ctx.partition, key, force)
         yield from ()
+
+    def _on_agreement(self, tx: StateTx, decoded: Decoded, ctx: Context) -> Iterator[Output]:
+        event = cast(ag.AgreementRecorded, decoded.event)
+        yield from self._on_destination(tx, event.destination_country, ctx.partition)
+
+    def _on_profile(self, tx: StateTx, decoded: Decoded, ctx: Context) -> Iterator[Output]:
+        event = cast(wk.WorkerRegistered | wk.WorkerProfileUpdated, decoded.event)
+        key, record = self._record(tx, event.worker_id, ctx)
+        record["profile"] = wk.WorkerProfile.model_validate(
+            event.model_dump(include=set(wk.WorkerProfile.model_fields))
+        ).model_dump(mode="json")
+        yield from self._changed(tx, key, record, ctx)
+
+    def _on_erased(self, tx: StateTx, decoded: Decoded, ctx: Context) -> Iterator[Output]:
+        event = cast(wk.WorkerErased, decoded.event)
+        key, record = self._record(tx, event.worker_id, ctx)
+        record["erased"] = True
+        yield from self._changed(tx, key, record, ctx)
+
+    def _on_accepted(self, tx: StateTx, decoded: Decoded, ctx: Context) -> Iterator[Output]:
+        event = cast(mv.MatchAccepted, decoded.event)
+        key, record = self._record(tx, event.worker_id, ctx)
+        if event.match_id not in record.get("ended", ()):
+            record["busy_with"] = event.match_id
+        if record["reserved"] == event.match_id:
+            record["reserved"] = None
+        yield from self._changed(tx, key, record, ctx)
+
+    def _on_acceptance_refused(self, tx: StateTx, decoded: Decoded, ctx: Context
+                               ) -> Iterator[Output]:
+        event = cast(mv.MatchAcceptanceRefused, decoded.event)
+        key, record = self._record(tx, event.worker_id, ctx)
+        if record["reserved"] == event.match_id:
+            record["reserved"] = None
+        tx.set(key, record)  # what markets know of the worker did not change
+        yield from ()
+
+    def _on_trigger(self, tx: StateTx, decoded: Decoded, ctx: Context) -> Iterator[Output]:
+        event = cast(tr.TriggerFired, decoded.event)
+        if event.kind != tr.TriggerKind.REENTRY_ELIGIBLE:
+            return
+        key, record = self._record(tx, event.worker_id, ctx)
+        # the cooldown ended: markets look at the worker again
+        yield from self._changed(tx, key, record, ctx, force=True)
 
     def _mark(self, partition: int, key: str, force: bool = False) -> None:
         dirty = self._dirty.setdefault(partition, {})
@@ -133,7 +154,9 @@ class WorkerRouter:
                                          force=dirty[key])
         dirty.clear()
 
-    def _on_return(self, record: dict[str, Any], event: pl.PlacementReturned) -> Iterator[Output]:
+    def _on_return(self, tx: StateTx, decoded: Decoded, ctx: Context) -> Iterator[Output]:
+        event = cast(pl.PlacementReturned, decoded.event)
+        key, record = self._record(tx, event.worker_id, ctx)
         if record["busy_with"] in (event.match_id, None):
             record["busy_with"] = None
         if event.match_id not in record.get("ended", ()):
@@ -145,10 +168,12 @@ class WorkerRouter:
             record["returned_on_time"] = True
             if event.employer_id not in record["rehire"]:
                 record["rehire"] = sorted([*record["rehire"], event.employer_id])
-        yield from ()
+        yield from self._changed(tx, key, record, ctx)
 
-    def _on_response(self, tx: StateTx, key: str, record: dict[str, Any],
-                     event: mv.MatchResponded, cause: str) -> Iterator[Output]:
+    def _on_response(self, tx: StateTx, decoded: Decoded, ctx: Context) -> Iterator[Output]:
+        event = cast(mv.MatchResponded, decoded.event)
+        key, record = self._record(tx, event.worker_id, ctx)
+        cause = decoded.envelope.id
         free = True
         if event.decision is mv.Decision.ACCEPT:
             holds = {record["busy_with"], record["reserved"]} - {None, event.match_id}

@@ -35,7 +35,7 @@ def build(settings: TrackerSettings) -> faust.App:
           topics=(name(t.MOVEMENTS.name), name(t.MATCHES.name), name(t.TRACKER_TICKS.name)),
           handler=shard.handle, table=app.Table("placements", partitions=t.PARTITIONS),
           indexes=shard.indexes, after_batch=shard.after_batch,
-          accepts=shard.accepts, **common).install()
+          **common).install()
     if settings.tracker_daily_tick:
         app.timer(interval=settings.tracker_tick_check_seconds, on_leader=True)(
             daily_tick(app, name(t.CLOCK.name)))

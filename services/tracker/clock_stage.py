@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
+from typing import cast
 
-from eventbus.handlers import Context, Output, StateTx
+from eventbus.handlers import Context, HandlerTable, Output, StateTx
 from schemas.codec import Decoded
 from schemas.envelope import derived_event_id
 from schemas.events.clock import ClockTicked
@@ -22,11 +23,10 @@ class ClockStage:
     def __init__(self, ticks_topic: str, partitions: int) -> None:
         self.ticks_topic = ticks_topic
         self.partitions = partitions
+        self.handle = HandlerTable({ClockTicked: self._on_tick})
 
-    def handle(self, tx: StateTx, decoded: Decoded, ctx: Context) -> Iterator[Output]:
-        event = decoded.event
-        if not isinstance(event, ClockTicked):
-            return
+    def _on_tick(self, tx: StateTx, decoded: Decoded, ctx: Context) -> Iterator[Output]:
+        event = cast(ClockTicked, decoded.event)
         seen = tx.get(TODAY)
         today = advance(date.fromisoformat(seen) if seen else None, event.date)
         if today is None:

@@ -27,11 +27,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from sortedcontainers import SortedList
 
-from eventbus.handlers import Context, Output, StateTx
+from eventbus.handlers import Context, HandlerTable, Output, StateTx
 from schemas.codec import Decoded
 from schemas.envelope import derived_event_id
 from schemas.events import matches as mv
@@ -96,11 +96,6 @@ class DueIndex:
 
 
 class PlacementShard:
-    #: the event types :meth:`handle` acts on (the stage passes over the rest, most
-    #: of them proposals on the matches topic, without decoding them)
-    accepts = frozenset(kind.type for kind in (
-        mv.MatchAccepted, pe.DepartureRecorded, pe.ReturnRegistered, ClockTicked))
-
     def __init__(self, placements_topic: str, triggers_topic: str) -> None:
         self.placements_topic = placements_topic
         self.triggers_topic = triggers_topic
@@ -108,47 +103,53 @@ class PlacementShard:
         #: per partition, the latest tick of the batch under way (``today:`` waits
         #: for the end of the batch)
         self.batch_today: dict[int, date] = {}
+        #: the stage's handlers; the event types it accepts are this table's (the
+        #: stage passes over the rest, most of them proposals on the matches topic,
+        #: without decoding them)
+        self.handle = HandlerTable({
+            mv.MatchAccepted: self._on_accepted,
+            pe.DepartureRecorded: self._on_departure,
+            pe.ReturnRegistered: self._on_return,
+            ClockTicked: self._on_tick,
+        })
 
     @property
     def indexes(self) -> tuple[DueIndex, ...]:
         return (self.due,)
 
-    def handle(self, tx: StateTx, decoded: Decoded, ctx: Context) -> Iterator[Output]:
-        event = decoded.event
+    def _on_accepted(self, tx: StateTx, decoded: Decoded, ctx: Context) -> Iterator[Output]:
+        event = cast(mv.MatchAccepted, decoded.event)
         p = ctx.partition
-        if isinstance(event, mv.MatchAccepted):
-            placement_id = pe.placement_id(event.match_id)
-            if tx.get(PL + placement_id) is not None:
-                self._forget(tx, event.match_id)
-                return  # the acceptance again, after its placement started
-            terms = Terms(match_id=event.match_id, worker_id=event.worker_id,
-                          vacancy_id=event.vacancy_id, employer_id=event.employer_id,
-                          agreement_id=event.agreement_id,
-                          destination_country=event.destination_country,
-                          isco_code=event.isco_code, contract_months=event.contract_months,
-                          return_grace_days=event.return_grace_days,
-                          reentry_cooldown_months=event.reentry_cooldown_months)
-            pending = tx.get(DEP + event.match_id)
-            if pending is None:
-                tx.set(ACC + event.match_id, {"p": p, **records.dump_terms(terms)})
-                return
-            yield from self._start(tx, placement_id, terms, date.fromisoformat(pending["date"]),
-                                   p)
-        elif isinstance(event, pe.DepartureRecorded):
-            placement_id = pe.placement_id(event.match_id)
-            if tx.get(PL + placement_id) is not None:
-                self._forget(tx, event.match_id)
-                return  # departed already: the same departure again changes nothing
-            accepted = tx.get(ACC + event.match_id)
-            if accepted is None:  # the acceptance has not reached us yet
-                tx.set(DEP + event.match_id, {"p": p, "date": event.departure_date.isoformat()})
-                return
-            terms = Terms(**{k: v for k, v in accepted.items() if k != "p"})
-            yield from self._start(tx, placement_id, terms, event.departure_date, p)
-        elif isinstance(event, pe.ReturnRegistered):
-            yield from self._on_return(tx, event, p)
-        elif isinstance(event, ClockTicked):
-            yield from self._on_tick(tx, event.date, p)
+        placement_id = pe.placement_id(event.match_id)
+        if tx.get(PL + placement_id) is not None:
+            self._forget(tx, event.match_id)
+            return  # the acceptance again, after its placement started
+        terms = Terms(match_id=event.match_id, worker_id=event.worker_id,
+                      vacancy_id=event.vacancy_id, employer_id=event.employer_id,
+                      agreement_id=event.agreement_id,
+                      destination_country=event.destination_country,
+                      isco_code=event.isco_code, contract_months=event.contract_months,
+                      return_grace_days=event.return_grace_days,
+                      reentry_cooldown_months=event.reentry_cooldown_months)
+        pending = tx.get(DEP + event.match_id)
+        if pending is None:
+            tx.set(ACC + event.match_id, {"p": p, **records.dump_terms(terms)})
+            return
+        yield from self._start(tx, placement_id, terms, date.fromisoformat(pending["date"]), p)
+
+    def _on_departure(self, tx: StateTx, decoded: Decoded, ctx: Context) -> Iterator[Output]:
+        event = cast(pe.DepartureRecorded, decoded.event)
+        p = ctx.partition
+        placement_id = pe.placement_id(event.match_id)
+        if tx.get(PL + placement_id) is not None:
+            self._forget(tx, event.match_id)
+            return  # departed already: the same departure again changes nothing
+        accepted = tx.get(ACC + event.match_id)
+        if accepted is None:  # the acceptance has not reached us yet
+            tx.set(DEP + event.match_id, {"p": p, "date": event.departure_date.isoformat()})
+            return
+        terms = Terms(**{k: v for k, v in accepted.items() if k != "p"})
+        yield from self._start(tx, placement_id, terms, event.departure_date, p)
 
     @staticmethod
     def _forget(tx: StateTx, match_id: str) -> None:
@@ -234,8 +235,9 @@ class PlacementShard:
                 latest = placement_id, record
         return (latest[0], records.load(latest[1])) if latest else None
 
-    def _on_return(self, tx: StateTx, event: pe.ReturnRegistered, partition: int
-                   ) -> Iterator[Output]:
+    def _on_return(self, tx: StateTx, decoded: Decoded, ctx: Context) -> Iterator[Output]:
+        event = cast(pe.ReturnRegistered, decoded.event)
+        partition = ctx.partition
         if tx.get(RET + event.return_id) is not None:
             return  # this registration was settled already
         found = self._returning(tx, event)
@@ -284,7 +286,8 @@ class PlacementShard:
         for spec in triggers.on_any_return(event):
             yield self._fire(event.worker_id, None, spec)
 
-    def _on_tick(self, tx: StateTx, day: date, partition: int) -> Iterator[Output]:
+    def _on_tick(self, tx: StateTx, decoded: Decoded, ctx: Context) -> Iterator[Output]:
+        day, partition = cast(ClockTicked, decoded.event).date, ctx.partition
         # what fell due by this tick's day; when the tick is not later than today, that
         # is nothing, unless a crash kept ``today:`` but not the placements of a tick
         for key in self.due.due(partition, day):

@@ -36,6 +36,7 @@ class MatcherHarness:
         legality = LegalityShard(t.VACANCY_STATUS.name, t.MATCHER_MARKET.name)
         workers = WorkerRouter(t.MATCHER_MARKET.name, t.PARTITIONS)
         market = MarketShard(t.MATCHES.name, t.VACANCY_STATUS.name, t.QUOTA.name)
+        self.market = market
         self.stages = {
             "router": StageHarness(AgreementRouter(
                 t.MATCHER_AGREEMENTS_BROADCAST.name, 1).handle),

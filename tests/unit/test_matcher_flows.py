@@ -533,7 +533,7 @@ def test_a_live_proposal_follows_its_workers_profile(m):
 def test_a_worker_is_offered_only_open_vacancies_with_a_position_left(m):
     """What a new or changed worker is matched against: the market's open vacancies
     that still have a position, not every vacancy ever posted there."""
-    shard = m.stages["market"].handler.__self__
+    shard = m.market
     add_workers(m, 2)
     m.send(posting("v1"))
     m.send(posting("v2", employer="e2"))
