@@ -38,6 +38,20 @@ class MatchStatus(StrEnum):
     WITHDRAWN = "withdrawn"
 
 
+#: Quota policy, shared by the matcher (the authority) and the gateway (which refuses
+#: up front what its read model shows to be impossible): the statuses in which a
+#: match holds a place, that is one of its vacancy's positions and one unit of its
+#: agreement's quota for the occupation and the vacancy's start year (SPEC 3.5). An
+#: approval holds it from the moment it is approved; a decline, rejection or
+#: withdrawal releases it.
+HOLDS_PLACE: frozenset[MatchStatus] = frozenset({MatchStatus.APPROVED, MatchStatus.ACCEPTED})
+
+
+def holds_place(status: str) -> bool:
+    """Whether a match in ``status`` (the enum or its stored value) holds a place."""
+    return status in HOLDS_PLACE
+
+
 class WithdrawalReason(StrEnum):
     DISPLACED = "displaced"
     WORKER_ACCEPTED_OTHER = "worker_accepted_other"

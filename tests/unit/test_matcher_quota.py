@@ -43,3 +43,15 @@ def test_why_an_approval_is_refused(quota_used, positions_taken, expected):
 def test_which_matches_hold_a_place(status, holds):
     assert holds_place(status) is holds
     assert holds_place(status.value) is holds  # as stored in the tables
+
+
+def test_the_gateway_counts_places_by_the_matchers_policy():
+    """One policy in the shared contracts: the matcher (the authority) and the
+    gateway's up-front refusals count the same statuses as holding a place."""
+    from schemas.events import matches
+    from services.gateway.matches import service as gateway
+    from services.matcher.domain import quota
+
+    assert quota.holds_place is matches.holds_place
+    assert sorted(s.value for s in MatchStatus if matches.holds_place(s)) == gateway._HOLDING
+    assert not hasattr(gateway, "HOLDS_PLACE") or gateway.HOLDS_PLACE is matches.HOLDS_PLACE

@@ -10,7 +10,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from schemas.events import matches as ev
-from schemas.events.matches import Decision, MatchStatus, market_key
+from schemas.events.matches import HOLDS_PLACE, Decision, MatchStatus, market_key
 from schemas.events.placements import PlacementStatus
 from services.gateway.agreements.models import Agreement, QuotaUsage
 from services.gateway.audit import service as audit
@@ -27,7 +27,8 @@ from services.gateway.workers import service as workers
 
 #: what an employer sees of the matches for its vacancies: approved and later
 EMPLOYER_VISIBLE = (MatchStatus.APPROVED, MatchStatus.ACCEPTED, MatchStatus.DECLINED)
-HOLDS_PLACE = (MatchStatus.APPROVED, MatchStatus.ACCEPTED)
+#: the stored statuses that hold a place (the quota policy shared with the matcher)
+_HOLDING = sorted(s.value for s in HOLDS_PLACE)
 
 
 def get(*, db_session: Session, match_id: str) -> Match:
@@ -103,7 +104,7 @@ def read(*, db_session: Session, row: Match, user: Principal, path: str) -> Matc
 
 def _places_taken(db_session: Session, where: object) -> int:
     held = select(func.count()).select_from(Match).where(
-        where, Match.status.in_([s.value for s in HOLDS_PLACE]))  # type: ignore[arg-type]
+        where, Match.status.in_(_HOLDING))  # type: ignore[arg-type]
     asked = select(func.count()).select_from(Match).where(
         where, Match.status == MatchStatus.PROPOSED.value,  # type: ignore[arg-type]
         Match.pending == Decision.APPROVE.value)
@@ -141,7 +142,7 @@ def _quota_held(db_session: Session, row: Match, year: int) -> int:
         select(func.count()).select_from(Match).join(Vacancy, Vacancy.id == Match.vacancy_id)
         .where(Match.agreement_id == row.agreement_id, Match.isco_code == row.isco_code,
                func.extract("year", Vacancy.start_date) == year,
-               Match.status.in_([s.value for s in HOLDS_PLACE]))) or 0
+               Match.status.in_(_HOLDING))) or 0
 
 
 def review(*, db_session: Session, match_id: str, user: Principal, decision: Decision,

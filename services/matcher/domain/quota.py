@@ -1,18 +1,16 @@
 """Quota and positions arithmetic (SPEC 3.5): approved and accepted matches (and the
 placements that follow them) count against the agreement's quota for the
 occupation and the calendar year of the vacancy's start date, and against the
-vacancy's positions; declined, rejected and withdrawn ones do not."""
+vacancy's positions; declined, rejected and withdrawn ones do not. Which statuses
+hold a place is the shared policy in :mod:`schemas.events.matches` (the gateway
+counts by it too)."""
 
 from __future__ import annotations
 
-from schemas.events.matches import MatchStatus, RefusalReason
+from schemas.events.matches import HOLDS_PLACE, RefusalReason, holds_place
 from services.matcher.domain.views import VacancyView
 
-HOLDS_PLACE = frozenset({MatchStatus.APPROVED, MatchStatus.ACCEPTED})
-
-
-def holds_place(status: str) -> bool:
-    return status in HOLDS_PLACE
+__all__ = ["HOLDS_PLACE", "approval_refusal", "has_room", "holds_place"]
 
 
 def has_room(vacancy: VacancyView, quota_used: int) -> bool:
