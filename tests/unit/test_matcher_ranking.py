@@ -290,3 +290,34 @@ def test_nobody_below_entry_years_reaches_the_bar(w, v, bar):
     years = entry_years(bar, v.min_experience_years, w.returned_on_time)
     if score(w, v).score >= bar:
         assert years is not None and has >= years
+
+
+def test_the_weights_are_set_in_one_place_for_the_rule_and_the_index(monkeypatch):
+    """The vectorised search scores with the same weights as the pure rule: change
+    them in :mod:`scoring` and both follow (the index finds its candidates by the
+    columns, not by the full-scan fallback, whose scores would follow trivially)."""
+    from services.matcher.domain import proposals, scoring
+
+    weights = (scoring.SKILLS_WEIGHT, scoring.EXPERIENCE_WEIGHT, scoring.RETURN_WEIGHT)
+    assert abs(sum(weights) - 1) < 1e-12
+    v = vacancy(required_skills=frozenset({"tractor", "pruning"}))
+    roster = [worker("skilled", skills=frozenset({"tractor", "pruning"}),
+                     occupations={"6111": 2}),
+              worker("seasoned", skills=frozenset(), occupations={"6111": 40}),
+              worker("back", skills=frozenset({"tractor"}), occupations={"6111": 2},
+                     returned_on_time=True)]
+    for skills, experience, returned, first in ((0.5, 0.3, 0.2, "skilled"),
+                                                (0.1, 0.8, 0.1, "seasoned"),
+                                                (0.1, 0.1, 0.8, "back")):
+        monkeypatch.setattr(scoring, "SKILLS_WEIGHT", skills)
+        monkeypatch.setattr(scoring, "EXPERIENCE_WEIGHT", experience)
+        monkeypatch.setattr(scoring, "RETURN_WEIGHT", returned)
+        index = MarketIndex()
+        for w in roster:
+            index.upsert(w)
+        found = index.best(v, 3, set())
+        assert index.fallbacks == 0
+        assert found == sorted((score(w, v) for w in roster), key=lambda s: s.rank_key)
+        assert found[0].worker_id == first
+        assert proposals.best_possible(0, False) == round(
+            scoring.OTHERS_CEILING * skills, scoring.SCORE_DECIMALS)

@@ -32,6 +32,7 @@ from services.matcher.domain.scoring import (
     REHIRE_FLOOR,
     SCORE_DECIMALS,
     Scored,
+    base,
     score,
 )
 from services.matcher.domain.views import VacancyView, WorkerView
@@ -190,13 +191,13 @@ class MarketIndex:
                            - vacancy.min_experience_years)
         experience = extra / (extra + EXPERIENCE_HALF_YEARS)
         returned = self._columns.fixed("returned_on_time")[slots].astype(np.float64)
-        base = 0.5 * coverage + 0.3 * experience + 0.2 * returned
-        values = OTHERS_CEILING * base
+        weighted = base(coverage, experience, returned)
+        values = OTHERS_CEILING * weighted
         rehires = self._rehire.get(vacancy.employer_id)
         if rehires:
             slot_of = self._columns.slot_of
             marked = np.isin(slots, [slot_of[w] for w in rehires])
-            values = np.where(marked, REHIRE_FLOOR + (1 - REHIRE_FLOOR) * base, values)
+            values = np.where(marked, REHIRE_FLOOR + (1 - REHIRE_FLOOR) * weighted, values)
         return np.asarray(values, np.float64)
 
     def _experience(self, isco_code: str) -> NDArray[np.int16]:

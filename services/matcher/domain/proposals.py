@@ -13,6 +13,7 @@ from services.matcher.domain.scoring import (
     OTHERS_CEILING,
     SCORE_DECIMALS,
     Scored,
+    base,
     experience_share,
 )
 
@@ -51,8 +52,8 @@ MAX_EXPERIENCE_YEARS = 60
 def best_possible(extra_years: int, returned_on_time: bool) -> float:
     """The highest score a worker who is not a re-hire of the vacancy's employer can
     get with ``extra_years`` beyond the minimum: every required skill covered."""
-    base = 0.5 + 0.3 * experience_share(extra_years) + 0.2 * float(returned_on_time)
-    return round(OTHERS_CEILING * base, SCORE_DECIMALS)
+    weighted = base(1.0, experience_share(extra_years), float(returned_on_time))
+    return round(OTHERS_CEILING * weighted, SCORE_DECIMALS)
 
 
 def entry_years(bar: float | None, min_experience: int, returned_on_time: bool) -> int | None:

@@ -7,6 +7,9 @@ recruiter reads (SPEC 3.4).
     score = 0.8 + 0.2 x base   for a re-hire (returned on time from this employer)
             0.79 x base        otherwise
 
+(the weights are SKILLS_WEIGHT, EXPERIENCE_WEIGHT, RETURN_WEIGHT, REHIRE_FLOOR and
+OTHERS_CEILING below, and :func:`base` is the one place the terms are summed).
+
 The experience term saturates but never stops growing: every further year counts
 (3 years beyond the minimum earn half of it, 60 years still less than all of it).
 So, all else equal, more skills, more experience and an on-time return each rank
@@ -19,9 +22,16 @@ so the order is total and repeatable.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from services.matcher.domain.views import VacancyView, WorkerView
 
+#: the weights of the base score's terms (they sum to 1); the one place they are set:
+#: the pure rule below, the vectorised search (candidates) and the offer board's
+#: bound (proposals) all compute the base with :func:`base`
+SKILLS_WEIGHT = 0.5
+EXPERIENCE_WEIGHT = 0.3
+RETURN_WEIGHT = 0.2
 #: years beyond the minimum at which the experience term reaches half its weight
 EXPERIENCE_HALF_YEARS = 3
 REHIRE_FLOOR = 0.8
@@ -54,6 +64,12 @@ def experience_share(extra_years: int) -> float:
     return extra / (extra + EXPERIENCE_HALF_YEARS)
 
 
+def base(coverage: Any, experience: Any, returned: Any) -> Any:
+    """The weighted sum of the three terms, for one worker (floats) or many (numpy
+    arrays): the same operations in the same order, so the same doubles."""
+    return SKILLS_WEIGHT * coverage + EXPERIENCE_WEIGHT * experience + RETURN_WEIGHT * returned
+
+
 def score(worker: WorkerView, vacancy: VacancyView) -> Scored:
     required = vacancy.required_skills
     covered = len(required & worker.skills)
@@ -62,18 +78,19 @@ def score(worker: WorkerView, vacancy: VacancyView) -> Scored:
     experience = experience_share(extra)
     returned = 1.0 if worker.returned_on_time else 0.0
     rehire = vacancy.employer_id in worker.rehire_employers
-    base = 0.5 * coverage + 0.3 * experience + 0.2 * returned
+    weighted = base(coverage, experience, returned)
     scale, floor = (1 - REHIRE_FLOOR, REHIRE_FLOOR) if rehire else (OTHERS_CEILING, 0.0)
     reasons = [
         Reason("skills", f"has {covered} of {len(required)} required skills" if required
-               else "the vacancy lists no required skills", round(scale * 0.5 * coverage, 4)),
+               else "the vacancy lists no required skills",
+               round(scale * SKILLS_WEIGHT * coverage, 4)),
         Reason("experience", f"{extra} year(s) of experience beyond the minimum",
-               round(scale * 0.3 * experience, 4)),
+               round(scale * EXPERIENCE_WEIGHT * experience, 4)),
     ]
     if worker.returned_on_time:
         reasons.append(Reason("returned_on_time", "returned on time from an earlier placement",
-                              round(scale * 0.2, 4)))
+                              round(scale * RETURN_WEIGHT, 4)))
     if rehire:
         reasons.insert(0, Reason("rehire", "returned on time from this employer before",
                                  REHIRE_FLOOR))
-    return Scored(worker.worker_id, round(floor + scale * base, SCORE_DECIMALS), tuple(reasons))
+    return Scored(worker.worker_id, round(floor + scale * weighted, SCORE_DECIMALS), tuple(reasons))
