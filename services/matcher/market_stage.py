@@ -22,7 +22,8 @@ released again (a decline, a withdrawal of an approved match), they refill.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from eventbus.handlers import Context, Handler, HandlerTable, Output, SecondaryIndex, StateTx
@@ -151,6 +152,19 @@ def _open_vacancy_quota(record: dict[str, Any]) -> list[str]:
                          int(vacancy["start_date"][:4])))]
 
 
+@dataclass
+class _Turn:
+    """What the handling of one record keeps while it runs (never beyond it): the
+    quotas whose units used changed, and the vacancies reconciled since the last such
+    change (up to date already)."""
+
+    quota_moved: set[str] = field(default_factory=set)
+    current: set[str] = field(default_factory=set)
+
+
+_TurnHandler = Callable[[StateTx, Decoded, Context, _Turn], Iterator[Output]]
+
+
 class MarketShard:
     def __init__(self, matches_topic: str, status_topic: str, quota_topic: str) -> None:
         self.matches_topic = matches_topic
@@ -164,11 +178,9 @@ class MarketShard:
         self.taken = HeldCounter(lambda r: r["vacancy_id"])
         self.board = OfferBoard(self.taken, _open_vacancy_market)
         self.used = HeldCounter(lambda r: _quota_term(r["quota"]))
-        self._views: dict[str, tuple[int, VacancyView | None]] = {}
-        #: quotas whose units used changed while handling the current record, and the
-        #: vacancies reconciled since the last such change (up to date already)
-        self._quota_moved: set[str] = set()
-        self._current: set[str] = set()
+        #: parsed vacancy terms, a cache: a view is used only while its vacancy's
+        #: stored terms are the ones it was parsed from
+        self._views: dict[str, tuple[dict[str, Any], VacancyView | None]] = {}
         #: the stage's handlers; the event types it accepts are this table's
         self.handle = HandlerTable({kind: self._following_quota(handler) for kind, handler in (
             (MarketVacancy, self._on_vacancy), (MarketWorker, self._on_worker),
@@ -179,30 +191,30 @@ class MarketShard:
         return (self.workers, self.by_vacancy, self.by_worker, self.by_quota, self.vacancies,
                 self.taken, self.used, self.board)
 
-    def _following_quota(self, handler: Handler) -> Handler:
-        """``handler``, then every open vacancy of a quota whose usage it changed is
-        brought up to date (:meth:`_follow_quota`)."""
+    def _following_quota(self, handler: _TurnHandler) -> Handler:
+        """``handler`` with a fresh :class:`_Turn`, then every open vacancy of a quota
+        whose usage it changed is brought up to date (:meth:`_follow_quota`)."""
         def handle(tx: StateTx, decoded: Decoded, ctx: Context) -> Iterator[Output]:
-            self._quota_moved, self._current = set(), set()
-            yield from handler(tx, decoded, ctx)
-            yield from self._follow_quota(tx)
+            turn = _Turn()
+            yield from handler(tx, decoded, ctx, turn)
+            yield from self._follow_quota(tx, turn)
         return handle
 
-    def _follow_quota(self, tx: StateTx) -> Iterator[Output]:
+    def _follow_quota(self, tx: StateTx, turn: _Turn) -> Iterator[Output]:
         """Every open vacancy of a quota whose usage changed: withdraw what it can no
         longer take, refill what it can take again. Once: what these reconciliations
         change is not followed again (they change proposals, not units used)."""
-        moved, self._quota_moved = sorted(self._quota_moved), set()
+        moved, turn.quota_moved = sorted(turn.quota_moved), set()
         for term in moved:
             for vkey in sorted(self.by_quota.keys(term)):
                 view = self._view(tx, vkey[len(VAC):])
-                if view is not None and view.vacancy_id not in self._current:
-                    yield from self._reconcile(tx, view)
-        self._quota_moved, self._current = set(), set()
+                if view is not None and view.vacancy_id not in turn.current:
+                    yield from self._reconcile(tx, view, turn)
 
     # --- vacancies -------------------------------------------------------------------
 
-    def _on_vacancy(self, tx: StateTx, decoded: Decoded, ctx: Context) -> Iterator[Output]:
+    def _on_vacancy(self, tx: StateTx, decoded: Decoded, ctx: Context, turn: _Turn
+                    ) -> Iterator[Output]:
         event, partition = cast(MarketVacancy, decoded.event), ctx.partition
         key = VAC + event.vacancy.vacancy_id
         record = dict(tx.get(key) or {"p": partition, "market": event.market, "taken": 0,
@@ -218,20 +230,24 @@ class MarketShard:
                 if match["status"] in LIVE:
                     yield from self._settle(tx, mkey, MatchStatus.WITHDRAWN, reason=reason)
             if event.agreement is not None:  # places it held are free again
-                yield from self._sync_counts(tx, VacancyView.of(event.vacancy, event.agreement))
+                yield from self._sync_counts(
+                    tx, VacancyView.of(event.vacancy, event.agreement), turn)
             return
-        yield from self._reconcile(tx, view)
+        yield from self._reconcile(tx, view, turn)
 
     def _view(self, tx: StateTx, vacancy_id: str) -> VacancyView | None:
         """The open vacancy with its terms, or None; parsed once per revision."""
         record = tx.get(VAC + vacancy_id)
         if record is None:
             return None
+        state = record["state"]
         cached = self._views.get(vacancy_id)
-        if cached is not None and cached[0] == record["state_rev"]:
+        # the terms themselves, not their revision: a batch rolled back may have
+        # parsed terms of a revision number the table then reaches with other terms
+        if cached is not None and (cached[0] is state or cached[0] == state):
             return cached[1]
-        view = VacancyView.from_market(MarketVacancy.model_validate(record["state"]))
-        self._views[vacancy_id] = (record["state_rev"], view)
+        view = VacancyView.from_market(MarketVacancy.model_validate(state))
+        self._views[vacancy_id] = (state, view)
         return view
 
     def _matches_of(self, tx: StateTx, vacancy_id: str) -> list[tuple[str, dict[str, Any]]]:
@@ -241,10 +257,10 @@ class MarketShard:
     def _quota_used(self, view: VacancyView) -> int:
         return self.used.get(_quota_term(view.quota_key))
 
-    def _reconcile(self, tx: StateTx, view: VacancyView) -> Iterator[Output]:
+    def _reconcile(self, tx: StateTx, view: VacancyView, turn: _Turn) -> Iterator[Output]:
         """Bring the vacancy's proposals to what the rules want now."""
-        yield from self._sync_counts(tx, view)
-        self._current.add(view.vacancy_id)
+        yield from self._sync_counts(tx, view, turn)
+        turn.current.add(view.vacancy_id)
         matches = self._matches_of(tx, view.vacancy_id)
         taken = self.taken.get(view.vacancy_id)
         proposed = {m["worker_id"]: (k, m) for k, m in matches
@@ -298,7 +314,7 @@ class MarketShard:
         yield self._out(record, mv.MatchProposed, score=scored.score,
                         reasons=record["reasons"])
 
-    def _sync_counts(self, tx: StateTx, view: VacancyView) -> Iterator[Output]:
+    def _sync_counts(self, tx: StateTx, view: VacancyView, turn: _Turn) -> Iterator[Output]:
         key = VAC + view.vacancy_id
         record = tx.get(key)
         taken = self.taken.get(view.vacancy_id)
@@ -312,8 +328,8 @@ class MarketShard:
         used = self._quota_used(view)
         current = tx.get(qkey) or {"used": 0, "rev": 0, "annual": None}
         if (current["used"], current["annual"]) != (used, view.annual_quota):
-            self._quota_moved.add(_quota_term(view.quota_key))
-            self._current.clear()  # whatever was decided before saw the old usage
+            turn.quota_moved.add(_quota_term(view.quota_key))
+            turn.current.clear()  # whatever was decided before saw the old usage
             rev = current["rev"] + 1
             tx.set(qkey, {"used": used, "rev": rev, "annual": view.annual_quota})
             agreement, isco, year = view.quota_key
@@ -352,7 +368,8 @@ class MarketShard:
         yield Output(self.matches_topic, event,
                      derived_event_id(match["match_id"], event.type, cause))
 
-    def _on_review(self, tx: StateTx, decoded: Decoded, ctx: Context) -> Iterator[Output]:
+    def _on_review(self, tx: StateTx, decoded: Decoded, ctx: Context, turn: _Turn
+                   ) -> Iterator[Output]:
         event, cause = cast(mv.MatchReviewed, decoded.event), decoded.envelope.id
         mkey = MATCH + event.match_id
         match = tx.get(mkey)
@@ -381,13 +398,14 @@ class MarketShard:
             yield from self._settle(tx, mkey, MatchStatus.APPROVED,
                                     reviewed_by=event.reviewed_by, review=event.decision)
         if view is not None:
-            yield from self._reconcile(tx, view)
+            yield from self._reconcile(tx, view, turn)
 
     def _approval_refusal(self, view: VacancyView) -> RefusalReason | None:
         return quota.approval_refusal(view, quota_used=self._quota_used(view),
                                       positions_taken=self.taken.get(view.vacancy_id))
 
-    def _on_acceptance(self, tx: StateTx, decoded: Decoded, ctx: Context) -> Iterator[Output]:
+    def _on_acceptance(self, tx: StateTx, decoded: Decoded, ctx: Context, turn: _Turn
+                       ) -> Iterator[Output]:
         event, cause = cast(AcceptanceRequest, decoded.event), decoded.envelope.id
         mkey = MATCH + event.match_id
         match = tx.get(mkey)
@@ -401,7 +419,7 @@ class MarketShard:
         if event.decision is mv.Decision.DECLINE:
             yield from self._settle(tx, mkey, MatchStatus.DECLINED, response=event.decision)
             if view is not None:
-                yield from self._reconcile(tx, view)
+                yield from self._reconcile(tx, view, turn)
             return
         if not event.worker_free:
             yield from self._refuse(match, mv.MatchAcceptanceRefused,
@@ -417,7 +435,8 @@ class MarketShard:
 
     # --- workers ---------------------------------------------------------------------
 
-    def _on_worker(self, tx: StateTx, decoded: Decoded, ctx: Context) -> Iterator[Output]:
+    def _on_worker(self, tx: StateTx, decoded: Decoded, ctx: Context, turn: _Turn
+                   ) -> Iterator[Output]:
         event = cast(MarketWorker, decoded.event)
         # kept as compact JSON text (a fraction of the memory of nested dicts), the
         # same in each of the worker's markets
@@ -425,10 +444,11 @@ class MarketShard:
                 else event.model_dump_json(exclude={"market", "markets"}))
         worker = WorkerView.from_market(event)
         for market in event.markets or [event.market]:
-            yield from self._on_worker_in(tx, event, market, text, worker)
+            yield from self._on_worker_in(tx, event, market, text, worker, turn)
 
     def _on_worker_in(self, tx: StateTx, event: MarketWorker, market: str,
-                      text: str | None, worker: WorkerView | None) -> Iterator[Output]:
+                      text: str | None, worker: WorkerView | None, turn: _Turn
+                      ) -> Iterator[Output]:
         key = f"{WRK}{market}:{event.worker_id}"
         if text is None:
             tx.delete(key)
@@ -460,7 +480,7 @@ class MarketShard:
         if worker is not None and not worker.busy:
             yield from self._offer(tx, market, worker, dirty, held)
         for view in dirty.values():
-            yield from self._reconcile(tx, view)
+            yield from self._reconcile(tx, view, turn)
 
     def _offer(self, tx: StateTx, market: str, worker: WorkerView,
                dirty: dict[str, VacancyView], held: set[str]) -> Iterator[Output]:

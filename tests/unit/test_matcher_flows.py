@@ -582,3 +582,42 @@ def test_a_rehire_arriving_at_a_full_vacancy_ranks_first(m):
         expected_return_date=date(2027, 3, 25), on_time=True, early=False,
         reentry_from=date(2027, 6, 20)))
     assert m.live("v1")[0] == "back"
+
+
+def test_the_market_keeps_no_scratch_state_between_records(m):
+    """What handling one record works with (quotas moved, vacancies reconciled) lives
+    in that handling; the shard keeps only its topics, its handlers, its indexes and a
+    cache of parsed terms."""
+    shard = m.market
+    add_workers(m, 3)
+    m.send(posting("v1"))
+    review(m, "w2", "v1")
+    assert set(vars(shard)) == {"matches_topic", "status_topic", "quota_topic", "handle",
+                                "_views", *(name for name, value in vars(shard).items()
+                                            if value in shard.indexes)}
+
+
+def test_terms_parsed_in_a_record_that_was_rolled_back_are_not_used_after(m):
+    """A record's writes may be rolled back (a handler error, a batch a rebalance
+    overtook) after the market parsed the vacancy terms it stored; the same vacancy
+    arriving again with other terms is matched on those."""
+    from eventbus.handlers import Context, StateTx
+    from schemas.codec import decode, encode
+    from schemas.events.market import MarketVacancy
+
+    add_workers(m, 20, skills=("tractor", "pruning"))
+    one = next(o.event for o in m.stages["legality"].feed(posting("v1"))
+               if isinstance(o.event, MarketVacancy))
+    five = one.model_copy(update={"vacancy": one.vacancy.model_copy(update={"positions": 5})})
+    market = m.stages["market"]
+    tx = StateTx(market.table, indexes=market.indexes)
+    enc = encode(one, source="/tests")
+    assert len(list(market.handler(tx, decode(enc.value, enc.headers),
+                                   Context("t", 0, 0, 6)))) > 0
+    tx.rollback()  # nothing of it reaches the table
+    proposed = [o for o in market.feed(five) if isinstance(o.event, mv.MatchProposed)]
+    assert len(proposed) == 15  # max(5, 3 x 5 positions), not the 5 of one position
+    # a better worker later takes the place of the lowest of the 15, and only that
+    out = m.send(wk.WorkerRegistered(**profile("best", years=40, skills=("tractor", "pruning"))))
+    assert [(type(d.event), d.event.worker_id) for d in out] == [
+        (mv.MatchWithdrawn, "w5"), (mv.MatchProposed, "best")]
