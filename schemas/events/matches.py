@@ -25,8 +25,17 @@ def match_id(worker_id: str, vacancy_id: str) -> str:
 
 
 def market_key(destination_country: str, isco_code: str) -> str:
-    """A labour market: destination country and occupation, e.g. ``DE-6111``."""
+    """A labour market: destination country and occupation, e.g. ``DE-6111``. Market
+    keys are built by this function only, and taken apart by :func:`split_market`."""
     return f"{destination_country}-{isco_code}"
+
+
+def split_market(market: str) -> tuple[str, str]:
+    """The destination country and the occupation of a :func:`market_key`."""
+    destination_country, sep, isco_code = market.partition("-")
+    if not sep or not destination_country or not isco_code:
+        raise ValueError(f"not a market key: {market!r}")
+    return destination_country, isco_code
 
 
 class MatchStatus(StrEnum):

@@ -32,7 +32,13 @@ from schemas.envelope import derived_event_id
 from schemas.events import matches as mv
 from schemas.events import vacancies as va
 from schemas.events.market import AcceptanceRequest, MarketVacancy, MarketWorker, WorkerStanding
-from schemas.events.matches import MatchStatus, RefusalReason, WithdrawalReason
+from schemas.events.matches import (
+    MatchStatus,
+    RefusalReason,
+    WithdrawalReason,
+    market_key,
+    split_market,
+)
 from services.matcher.domain import quota
 from services.matcher.domain.candidates import MarketIndex
 from services.matcher.domain.eligibility import Ineligible, failures
@@ -275,7 +281,7 @@ class MarketShard:
             for mkey, _ in proposed.values():
                 yield from self._settle(tx, mkey, MatchStatus.WITHDRAWN, reason=full)
             return
-        index = self.workers.of(f"{view.destination_country}-{view.isco_code}")
+        index = self.workers.of(market_key(view.destination_country, view.isco_code))
         live: dict[str, float] = {}
         for worker_id, (mkey, match) in proposed.items():
             worker = index.get(worker_id)
@@ -302,7 +308,7 @@ class MarketShard:
         mid = mv.match_id(scored.worker_id, view.vacancy_id)
         previous = tx.get(MATCH + mid)
         record = {
-            "match_id": mid, "market": f"{view.destination_country}-{view.isco_code}",
+            "match_id": mid, "market": market_key(view.destination_country, view.isco_code),
             "vacancy_id": view.vacancy_id, "worker_id": scored.worker_id,
             "employer_id": view.employer_id, "agreement_id": view.agreement_id,
             "destination_country": view.destination_country, "isco_code": view.isco_code,
@@ -487,7 +493,7 @@ class MarketShard:
         """A free worker's place among the proposals of each open vacancy with a
         position left that it could enter (the ``board`` narrows them down), but
         those where it holds a match already (``held``) or that changed (``dirty``)."""
-        years = worker.occupations.get(market.split("-", 1)[1])
+        years = worker.occupations.get(split_market(market)[1])
         if years is None:
             return
         for vacancy_id in self.board.could_enter(market, years, worker.returned_on_time,

@@ -30,6 +30,7 @@ from schemas.events import placements as pl
 from schemas.events import triggers as tr
 from schemas.events import workers as wk
 from schemas.events.market import AcceptanceRequest, MarketWorker, WorkerStanding
+from schemas.events.matches import market_key
 
 WKR, DST = "wkr:", "dst:"
 PLACEHOLDER_MARKET = "XX-0000"  # replaced by each market's name before sending
@@ -206,7 +207,8 @@ class WorkerRouter:
         if profile is None or record["erased"]:
             return set()
         destinations = profile["preferred_destinations"] or tx.get(f"{DST}{partition}") or []
-        return {f"{d}-{o['isco_code']}" for d in destinations for o in profile["occupations"]}
+        return {market_key(d, o["isco_code"]) for d in destinations
+                for o in profile["occupations"]}
 
     def _fan_out(self, tx: StateTx, key: str, record: dict[str, Any], partition: int,
                  force: bool = False) -> Iterator[Output]:

@@ -194,7 +194,7 @@ def rules_engine(sizes: list[int], per_size: int = 60, warmup: int = 300
             workers.append(view)
             for o in ev.occupations:
                 for d in ev.preferred_destinations or agreements:
-                    market = f"{d}-{o.isco_code}"
+                    market = mv.market_key(d, o.isco_code)
                     markets.setdefault(market, MarketIndex(market)).upsert(view)
         vacancies = [VacancyView.of(v, agreements[v.destination_country])
                      for v in (roster.vacancy(i, 1000) for i in range(warmup + per_size))]
@@ -219,7 +219,7 @@ def _search(markets: dict[str, MarketIndex], batch: list[VacancyView]) -> float:
     """Seconds per vacancy to find its best 5 through its market's index."""
     started = time.perf_counter()
     for v in batch:
-        markets.get(f"{v.destination_country}-{v.isco_code}", MarketIndex()).best(v, 5)
+        markets.get(mv.market_key(v.destination_country, v.isco_code), MarketIndex()).best(v, 5)
     return (time.perf_counter() - started) / len(batch)
 
 

@@ -174,9 +174,9 @@ def _no_displacement(markets: list[tuple[str, str]], registered: list[Input]) ->
             candidates[(dest, isco)] += 1
     for (dest, isco), count in sorted(candidates.items()):
         if count > most:
-            raise ValueError(f"market {dest}-{isco} has {count} candidates, more than "
-                             f"the {most} proposals a vacancy holds: effects would depend "
-                             "on arrival order")
+            raise ValueError(f"market {mv.market_key(dest, isco)} has {count} candidates, "
+                             f"more than the {most} proposals a vacancy holds: effects "
+                             "would depend on arrival order")
 
 
 def matcher_workload(size: int, seed: int = 7) -> Workload:

@@ -278,7 +278,7 @@ class Matching(RuleBasedStateMachine):
 
     def market(self, vacancy_id: str) -> str:
         v = self.vacancies[vacancy_id]
-        return f"{v['destination_country']}-{v['isco_code']}"
+        return mv.market_key(v["destination_country"], v["isco_code"])
 
     def agreement(self, vacancy: dict[str, Any]) -> dict[str, Any]:
         return AGREEMENTS[vacancy["destination_country"]]

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from schemas.events.matches import split_market
 from services.matcher.domain.columns import NOT_LISTED, Columns
 from services.matcher.domain.eligibility import failures, language_needs
 from services.matcher.domain.scoring import (
@@ -80,7 +81,7 @@ class MarketIndex:
         self._skill_bit: dict[str, int] = {}
         self._columns.column("skills", np.int64, self._skill_mask)
         if market is not None:
-            destination, isco_code = market.split("-", 1)
+            destination, isco_code = split_market(market)
             self._experience(isco_code)
             self._open_to(destination)
         self.fallbacks = 0
