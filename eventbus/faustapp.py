@@ -1,10 +1,18 @@
 """A faust app configured the way every Circular stream processor runs:
 at-least-once (effects are made idempotent instead, see ../shared/ENGINEERING.md),
 agent concurrency 1, ``earliest`` offsets, acks from all replicas with an
-idempotent producer, values as raw bytes decoded by ``schemas.codec``."""
+idempotent producer, values as raw bytes decoded by ``schemas.codec``.
+
+The consumer and producer below override faust internals (private methods and
+bookkeeping). They were written against, and proven by the fault harness on, one
+faust-streaming release, :data:`FAUST_VERSION` (pyproject.toml pins it): an app is not
+built on any other (:func:`check_faust_version`), and
+``tests/unit/test_faust_consumer.py`` fails when a faust internal they rely on
+changes, so an upgrade means re-reading them and running ``make faults`` again."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 import time
 from pathlib import Path
@@ -19,7 +27,24 @@ from eventbus import positions
 from eventbus.settings import KafkaSettings
 
 TRANSPORT_SCHEME = "circularkafka"
+#: the only faust-streaming release the overrides below are known to be right on
+FAUST_VERSION = "0.15.3"
 log = logging.getLogger(__name__)
+
+
+class UnsupportedFaust(RuntimeError):
+    """faust-streaming is not the release our overrides of its internals fit."""
+
+
+def check_faust_version(found: str | None = None) -> None:
+    """Refuse to run on any faust-streaming but :data:`FAUST_VERSION`."""
+    found = found if found is not None else importlib.metadata.version("faust-streaming")
+    if found != FAUST_VERSION:
+        raise UnsupportedFaust(
+            f"faust-streaming {found} is installed; eventbus.faustapp overrides faust "
+            f"internals as they are in {FAUST_VERSION} only (pyproject.toml pins it). "
+            "Install the pinned version, or re-check the overrides against the new one "
+            "(tests/unit/test_faust_consumer.py, make faults) and move the pin.")
 
 
 class IdempotentProducer(aiokafka_driver.Producer):
@@ -253,7 +278,9 @@ class Transport(aiokafka_driver.Transport):
 
 def make_app(app_id: str, settings: KafkaSettings, *, store: str = "memory://",
              web_port: int | None = None, **overrides: Any) -> faust.App:
-    """A new faust app. Nothing connects until the worker starts it."""
+    """A new faust app. Nothing connects until the worker starts it. Refuses a faust
+    release other than the pinned one (:func:`check_faust_version`)."""
+    check_faust_version()
     TRANSPORTS.aliases.setdefault(TRANSPORT_SCHEME, f"{__name__}:Transport")
     brokers = ";".join(f"{TRANSPORT_SCHEME}://{b}" for b in settings.bootstrap_list)
     datadir = Path(settings.var_dir) / "faust" / app_id

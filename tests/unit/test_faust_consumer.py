@@ -1,15 +1,26 @@
 """faust's offset bookkeeping as our stream processors run it (eventbus.faustapp):
 which offset may be committed after which records were acked. Each case is one the
-fault harness ran into with faust's own choice."""
+fault harness ran into with faust's own choice. Then the fence around them: the
+pinned faust release, and the faust internals the overrides rely on."""
 
 import asyncio
+import hashlib
+import importlib.metadata
+import inspect
+import re
 from collections import defaultdict
+from pathlib import Path
+from types import SimpleNamespace
 
+import pytest
+from faust.transport import consumer as fc
+from faust.transport.drivers import aiokafka as ak
 from faust.types import TP
 from intervaltree import IntervalTree
 
 from eventbus import faustapp
 from eventbus.faustapp import Consumer
+from eventbus.settings import KafkaSettings
 
 
 def consumer(committed, acked):
@@ -201,3 +212,133 @@ def test_a_partition_with_records_none_of_which_is_acked_is_fetched_again(monkey
     clock[0] += 2
     asyncio.run(c.refetch_stalled())
     assert sought == [(tp, 11)]
+
+
+# --- the fence: the faust release and the internals the overrides rely on ---------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: every faust function eventbus.faustapp overrides, calls into or whose bookkeeping
+#: it reads and writes, with a fingerprint of its source in the pinned release. A
+#: change in any of them fails here: re-read the override against the new code, run
+#: ``make faults`` at full scale, then update the fingerprint and the pin.
+FAUST_INTERNALS = {
+    fc.Consumer.ack: "5fcf41cf45153475",
+    fc.Consumer.perform_seek: "0e8c130ff4b0afd8",
+    fc.Consumer.seek: "b86a9fe05f956b30",
+    fc.Consumer.getmany: "4b168d84882a70d6",
+    fc.Consumer._new_offset: "1d2c7ea89a7ad4f1",
+    fc.Consumer._filter_committable_offsets: "dc5e9baf5d994485",
+    fc.Consumer._should_commit: "5ce941793947ad42",
+    fc.Consumer._commit_offsets: "1a69799041188441",
+    fc.Consumer._add_gap: "4df2573ded7c1c2c",
+    fc.Consumer.on_partitions_revoked: "d04b7ae72c6fc206",
+    fc.Consumer.__init__: "302410d59e6972d1",
+    fc.ThreadDelegateConsumer._getmany: "f9d47aa9010b5ff2",
+    fc.ThreadDelegateConsumer._seek: "4f95c631420410a5",
+    fc.ThreadDelegateConsumer.seek_to_committed: "f1d483b861b0328b",
+    fc.ThreadDelegateConsumer.seek_wait: "e9db5bbc4ceb2543",
+    fc.ensure_TP: "62a2822ff531792e",
+    ak.AIOKafkaConsumerThread.seek_to_committed: "775ab0adc4b052ab",
+    ak.AIOKafkaConsumerThread.seek_wait: "12e8d34e554e9024",
+    ak.AIOKafkaConsumerThread.seek: "1498560d05f02582",
+    ak.AIOKafkaConsumerThread.getmany: "26fc5fc9f3b667e1",
+    ak.Producer._settings_extra: "a4c7bc41b6382223",
+    ak.Producer._new_producer: "e72355c3430ed02f",
+}
+
+
+def _fingerprint(function) -> str:
+    return hashlib.sha256(inspect.getsource(function).encode()).hexdigest()[:16]
+
+
+def test_the_pinned_faust_is_the_one_installed_and_the_one_the_fence_expects():
+    pins = {re.search(r"faust-streaming==([\w.]+)", (ROOT / name).read_text()).group(1)
+            for name in ("pyproject.toml", "constraints.txt")}
+    assert pins == {faustapp.FAUST_VERSION}
+    assert importlib.metadata.version("faust-streaming") == faustapp.FAUST_VERSION
+    faustapp.check_faust_version()  # the installed one passes
+
+
+@pytest.mark.parametrize("other", ["0.15.2", "0.15.4", "0.16.0", "1.0.0"])
+def test_no_app_is_built_on_another_faust_release(monkeypatch, other):
+    monkeypatch.setattr(faustapp.importlib.metadata, "version", lambda name: other)
+    with pytest.raises(faustapp.UnsupportedFaust, match=other):
+        faustapp.make_app("fenced", KafkaSettings())
+
+
+@pytest.mark.parametrize("function", list(FAUST_INTERNALS),
+                         ids=lambda f: f"{f.__module__}.{f.__qualname__}")
+def test_the_faust_internals_the_overrides_rely_on_are_unchanged(function):
+    assert _fingerprint(function) == FAUST_INTERNALS[function], (
+        f"{function.__module__}.{function.__qualname__} changed: re-check "
+        "eventbus/faustapp.py against it and run make faults before moving the pin")
+
+
+def test_every_faust_method_the_consumer_overrides_is_fenced():
+    fenced = {f.__qualname__.rsplit(".", 1)[-1] for f in FAUST_INTERNALS}
+    ours = {name for name, value in vars(Consumer).items() if callable(value)
+            and not name.startswith("__") and hasattr(fc.Consumer, name)}
+    assert ours and ours <= fenced
+
+
+def test_faust_commits_the_offset_our_bookkeeping_chooses():
+    """faust's commit path asks ``_new_offset`` (ours) and commits only past the
+    committed offset."""
+    assert consumer(3, [3, 4, 5])._filter_committable_offsets(["tp"]) == {"tp": 6}
+    assert consumer(3, [4, 5])._filter_committable_offsets(["tp"]) == {}  # head missing
+
+
+def test_faust_s_ack_fills_the_bookkeeping_our_choice_reads():
+    from types import SimpleNamespace
+
+    from faust.types import Message
+
+    tp = TP("circular.workers", 1)
+    c = consumer(None, [])
+    c._committed_offset[tp] = 10
+    c.app = SimpleNamespace(consumer_generation_id=3,
+                            flow_control=SimpleNamespace(is_active=lambda: True),
+                            topics=SimpleNamespace(acks_enabled_for=lambda topic: True))
+    c._unacked_messages, c._n_acked, c._waiting_for_ack = set(), 0, None
+    message = Message(tp.topic, tp.partition, 10, 0.0, 0, {}, b"k", b"v", None, tp=tp,
+                      generation_id=3)
+    assert c.ack(message)
+    assert c._acked[tp] == [10] and c._acked_index[tp] == {10}
+    assert not c.ack(message)  # acked once
+    assert c._new_offset(tp) == 11
+
+
+def test_faust_s_seek_goes_through_our_seek_bookkeeping(monkeypatch):
+    """faust's public ``seek`` calls ``_seek`` (ours: marks the partition sought) and
+    moves its read offset."""
+    async def delegate(self, partition, offset):
+        pass
+
+    monkeypatch.setattr(fc.ThreadDelegateConsumer, "_seek", delegate)
+    c = consumer(None, [])
+    c._read_offset = {}
+    c.log = SimpleNamespace(dev=lambda *a, **k: None)
+    tp = TP("circular.workers", 2)
+    asyncio.run(c.seek(tp, 85))
+    assert c._expected[tp] == 85 and c._sought[tp] == c._seek_count == 1
+    assert c._read_offset[tp] == 85
+
+
+def test_the_producer_is_idempotent_whatever_faust_sets_by_default(monkeypatch):
+    """faust builds the aiokafka producer from ``_settings_extra`` (ours: acks from all
+    replicas and idempotence, outside transactions too)."""
+    made = {}
+
+    def producer_type(**kwargs):
+        made.update(kwargs)
+        return kwargs
+
+    p = faustapp.IdempotentProducer.__new__(faustapp.IdempotentProducer)
+    monkeypatch.setattr(faustapp.IdempotentProducer, "_producer_type",
+                        property(lambda self: producer_type))
+    monkeypatch.setattr(faustapp.IdempotentProducer, "_settings_default", lambda self: {
+        "acks": 1, "enable_idempotence": False, "bootstrap_servers": "b"})
+    monkeypatch.setattr(faustapp.IdempotentProducer, "_settings_auth", lambda self: {})
+    p._new_producer()
+    assert made["acks"] == "all" and made["enable_idempotence"] is True
