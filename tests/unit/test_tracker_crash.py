@@ -136,6 +136,10 @@ def batches_of(records: list[Decoded], sizes: list[int]) -> list[list[Decoded]]:
 # the batch closes before the tick)
 @example(inputs=[accepted("m0"), tick(10), departed("m0", 0), returned(1, "w0", None, 5),
                  tick(100)], sizes=[1, 4], crash_in=1, keep=1)
+# a crash after the first of a return's two writes: the placement it closes must be
+# written before the marker that says the return was settled
+@example(inputs=[accepted("m0"), departed("m0", 0), returned(1, "w0", "m0", 5)],
+         sizes=[2, 1], crash_in=1, keep=1)
 def test_a_crash_anywhere_in_a_batch_changes_nothing_in_the_end(inputs, sizes, crash_in,
                                                                  keep):
     records = [decoded(e) for e in inputs]
@@ -145,8 +149,16 @@ def test_a_crash_anywhere_in_a_batch_changes_nothing_in_the_end(inputs, sizes, c
     for n, batch in enumerate(batches):
         clean.run(batch)
         if n == crash_in:
-            written = crashed.run(batch, keep=keep % (crashed_writes(batch, crashed) + 1))
-            assert written >= 0
+            # the crash may come after any prefix of the batch's state writes: none,
+            # some, or all of them (``keep`` picks one of the total + 1 prefixes)
+            total = crashed_writes(batch, crashed)
+            cut = keep % (total + 1)
+            before = dict(crashed.table)
+            written = crashed.run(batch, keep=cut)
+            assert written == total  # the prefixes counted are the batch's real writes
+            kept = {k for k in set(before) | set(crashed.table)
+                    if before.get(k) != crashed.table.get(k)}
+            assert len(kept) <= cut  # and no more than the prefix reached the table
             crashed.run(batch)  # handed over again
         else:
             crashed.run(batch)
