@@ -64,6 +64,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests run last: Playwright's sync API keeps an event loop running in the
+    main thread from its first test to the end of the session, and every test that
+    calls ``asyncio.run()`` after it would fail."""
+    items.sort(key=lambda item: item.path.parts[-2:-1] == ("browser",))
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
     report = yield
@@ -101,7 +108,9 @@ def api(database_url: str, tmp_path: Path, broker: Broker) -> Iterator[Api]:
                                admin_password=ADMIN[1], jwt_secret="j" * 40,
                                clock_control=True, var_dir=tmp_path, topic_prefix="api.",
                                kafka_bootstrap_servers=broker.bootstrap,
-                               password_hash_memory_kib=1024, password_hash_time_cost=1)
+                               password_hash_memory_kib=1024, password_hash_time_cost=1,
+                               # TestClient answers a stream once it ended
+                               stream_max_seconds=0.2)
     app = create_app(settings)
     with TestClient(app) as client:
         yield Api(client=client, sessions=app.state.sessions)
