@@ -8,6 +8,7 @@ else English."""
 
 from __future__ import annotations
 
+import functools
 import gettext
 import io
 import logging
@@ -72,13 +73,19 @@ def negotiate(accept_language: str | None) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=64)
+def _pattern(pattern: str) -> numbers.NumberPattern:
+    """Babel parses a number pattern on every call; a page formats hundreds."""
+    return numbers.parse_pattern(pattern)
+
+
 @dataclass(frozen=True)
 class Formats:
     """Babel's formatting for one locale, as template filters."""
 
     language: str
 
-    @property
+    @functools.cached_property
     def locale(self) -> Locale:
         return Locale.parse(self.language)
 
@@ -98,14 +105,14 @@ class Formats:
         if value is None:
             return ""
         if digits is None:
-            return numbers.format_decimal(value, locale=self.language)
-        return numbers.format_decimal(value, format=f"#,##0.{'0' * digits}" if digits else
-                                      "#,##0", locale=self.language)
+            return numbers.format_decimal(value, locale=self.locale)
+        return _pattern(f"#,##0.{'0' * digits}" if digits else "#,##0").apply(
+            value, self.locale)
 
     def percent(self, value: float | None) -> str:
         if value is None:
             return "—"
-        return numbers.format_percent(value, format="#,##0.#%", locale=self.language)
+        return _pattern("#,##0.#%").apply(value, self.locale)
 
     def money(self, value: dict[str, str] | None) -> str:
         """``{amount, currency}`` as the locale writes it; whole amounts without minor
