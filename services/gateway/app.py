@@ -31,6 +31,8 @@ from services.gateway.ops.views import router as ops
 from services.gateway.placements.views import router as placements
 from services.gateway.settings import GatewaySettings
 from services.gateway.stats.views import router as stats
+from services.gateway.stream.hub import Hub
+from services.gateway.stream.views import router as stream
 from services.gateway.triggers.views import router as triggers
 from services.gateway.vacancies.views import router as vacancies
 from services.gateway.workers.views import router as workers
@@ -44,7 +46,7 @@ ERROR_BODY = {"$ref": "#/components/schemas/ErrorBody"}
 def api_router() -> APIRouter:
     api = APIRouter(prefix=API_PREFIX)
     for router in (auth, agreements, employers, vacancies, workers, matches, placements,
-                   triggers, stats, clock, ops):
+                   triggers, stats, clock, stream, ops):
         api.include_router(router)
     return api
 
@@ -81,6 +83,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     engine = make_engine(settings.database_url, pool_size=settings.database_pool_size)
     sessions = make_sessionmaker(engine)
     read_sessions = make_sessionmaker(engine, read_only=True)
+    hub = Hub(read_sessions, poll_seconds=settings.stream_poll_seconds,
+              max_per_user=settings.stream_max_per_user)
     passwords = Passwords(settings.password_hash_memory_kib, settings.password_hash_time_cost)
 
     @asynccontextmanager
@@ -94,7 +98,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
                 db_session=session, username=settings.admin_user,
                 password=settings.admin_password.get_secret_value()
                 if settings.admin_password else None, passwords=passwords)
+        hub.start()  # the one change poller of this process (GET /stream)
         yield
+        await hub.stop()
         engine.dispose()
 
     app = CircularApi(
@@ -112,6 +118,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.state.principals = Principals(settings.auth_cache_seconds)
     app.state.signing_key = settings.signing_key()
     app.state.passwords = passwords
+    app.state.hub = hub
     #: failed sign-ins per account and address, for the API's token and the console
     app.state.throttle = SignInThrottle.from_limits(
         settings.sign_in_limit_per_account, settings.sign_in_limit_per_address)

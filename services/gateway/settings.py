@@ -59,6 +59,18 @@ class GatewaySettings(KafkaSettings):
     auth_cache_seconds: Annotated[float, Field(
         ge=0, le=300, description="How long a checked token is trusted without reading "
         "its account again (0: every request reads it)")] = 5.0
+    stream_heartbeat_seconds: Annotated[float, Field(
+        gt=0, le=300, description="How often GET /stream sends a comment on an idle "
+        "stream, so proxies keep it open")] = 15.0
+    stream_max_per_user: Annotated[int, Field(
+        ge=1, le=100, description="Streams one user may have open at once (per API "
+        "process); one more is 429")] = 5
+    stream_poll_seconds: Annotated[float, Field(
+        gt=0, le=5, description="How often each API process reads the new changes for "
+        "its open streams")] = 0.15
+    stream_max_seconds: Annotated[float, Field(
+        gt=0, le=24 * 3600, description="A stream ends after this long; the client "
+        "reconnects with Last-Event-ID and is authenticated again")] = 900.0
 
     @model_validator(mode="after")
     def _refuse_weak_secrets(self) -> Self:

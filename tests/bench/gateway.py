@@ -21,6 +21,10 @@ topic prefix and a fresh SQLite database, seeded over HTTP with a small world.
    ``--poll-ms``, so the figure is high by at most one poll window (reported). The
    baseline is a bare Kafka round trip at the same rate: a plain producer sends, a
    plain consumer (partitions assigned) on the same broker receives.
+3. End to end, pushed: the same steady writes again, no polling: each recruiter has
+   one ``GET /stream?kind=match`` open, and a vacancy's figure is from sending
+   ``POST /vacancies`` to the first ``match proposed`` event for it on the stream of
+   the recruiter it was given to (beside the polled figure of phase 2).
 
     python -m tests.bench.gateway [--seconds 60 --connections 16 --rate 50] [--quick]
 """
@@ -363,7 +367,8 @@ def percentiles(seconds: list[float]) -> dict[str, float | None]:
 # -- end to end: vacancy posted -> first proposal readable ------------------------------
 
 async def steady_writes(base: str, world: World, rate: float, seconds: float,
-                        vacancy_every: int, poll: float, poll_slots: int) -> dict[str, Any]:
+                        vacancy_every: int, poll: float, poll_slots: int,
+                        pushed: Pushed | None = None) -> dict[str, Any]:
     errors: Counter[str] = Counter()
     found: list[float] = []
     windows: list[float] = []
@@ -379,6 +384,10 @@ async def steady_writes(base: str, world: World, rate: float, seconds: float,
                 writes.append(time.perf_counter() - started)
                 if status != 202:
                     errors[f"{call.route}: {status}"] += 1
+                return
+            if pushed is not None:
+                heard = await pushed.first_proposal(http, errors, writes)
+                found.append(math.inf if heard is None else heard)
                 return
             seen = await first_proposal(http, base, world, poll, slots, errors, writes)
             found.append(seen[0] if seen else math.inf)  # never: counts as slowest
@@ -435,6 +444,97 @@ async def first_proposal(http: aiohttp.ClientSession, base: str, world: World, p
         last_empty = sent
     errors["no proposal within 30 s"] += 1
     return None
+
+
+class Pushed:
+    """One stream per recruiter (``GET /stream?kind=match``); the vacancies waiting for
+    their first proposal, each on the stream of the recruiter it was given to."""
+
+    def __init__(self, base: str, world: World) -> None:
+        self.base = base
+        self.world = world
+        self.waiting: dict[tuple[str, str], asyncio.Future[float]] = {}
+        self.errors: Counter[str] = Counter()
+        self.events = 0
+
+    async def listen(self, http: aiohttp.ClientSession, token: str,
+                     ready: asyncio.Event) -> None:
+        try:
+            async with http.get(f"{self.base}/stream", params={"kind": "match"},
+                                headers={"Authorization": f"Bearer {token}"}) as r:
+                if r.status != 200:
+                    self.errors[f"GET /stream: {r.status}"] += 1
+                    return
+                ready.set()
+                event: dict[str, str] = {}
+                async for raw in r.content:
+                    line = raw.decode().rstrip("\r\n")
+                    if line:
+                        if not line.startswith(":"):
+                            name, _, value = line.partition(":")
+                            event[name] = value.removeprefix(" ")
+                        continue
+                    if event.get("event") == "change":
+                        self.events += 1
+                        self.on_change(token, json.loads(event["data"]))
+                    event = {}
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            self.errors[f"GET /stream: {type(exc).__name__}"] += 1
+        finally:
+            ready.set()
+
+    def on_change(self, token: str, data: dict[str, Any]) -> None:
+        if data["status"] != "proposed" or "vacancy_id" not in data:
+            return
+        waiter = self.waiting.pop((token, data["vacancy_id"]), None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(time.perf_counter())
+
+    async def first_proposal(self, http: aiohttp.ClientSession, errors: Counter[str],
+                             writes: list[float], timeout: float = 30) -> float | None:
+        """Seconds from sending the vacancy to its first ``proposed`` event."""
+        post = employer_posts_vacancy(self.world)
+        assert post.json is not None
+        key = (self.world.recruiter(), post.json["vacancy_id"])
+        waiter = self.waiting[key] = asyncio.get_running_loop().create_future()
+        started = time.perf_counter()
+        status, _ = await send(http, self.base, post)
+        writes.append(time.perf_counter() - started)
+        if status != 202:
+            errors[f"{post.route}: {status}"] += 1
+            self.waiting.pop(key, None)
+            return None
+        try:
+            return await asyncio.wait_for(waiter, timeout - (time.perf_counter() - started)) \
+                - started
+        except TimeoutError:
+            self.waiting.pop(key, None)
+            errors["no proposal event within 30 s"] += 1
+            return None
+
+
+async def pushed_writes(base: str, world: World, rate: float, seconds: float,
+                        vacancy_every: int) -> dict[str, Any]:
+    """Phase 3: :func:`steady_writes`' load, each vacancy's first proposal heard on a
+    recruiter's stream instead of polled."""
+    pushed = Pushed(base, world)
+    streams = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_read=None))
+    async with streams:
+        readies = [asyncio.Event() for _ in world.recruiters]
+        listeners = [asyncio.create_task(pushed.listen(streams, token, ready))
+                     for token, ready in zip(world.recruiters, readies, strict=True)]
+        await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 30)
+        try:
+            out = await steady_writes(base, world, rate, seconds, vacancy_every, 0, 0,
+                                      pushed=pushed)
+        finally:
+            for task in listeners:
+                task.cancel()
+            await asyncio.gather(*listeners, return_exceptions=True)
+    for kind, n in pushed.errors.items():
+        out["error_kinds"][kind] = out["error_kinds"].get(kind, 0) + n
+    out["errors"] += sum(pushed.errors.values())
+    return {**out, "streams": len(world.recruiters), "events": pushed.events}
 
 
 async def kafka_round_trip(bootstrap: str, topic: str, rate: float,
@@ -666,7 +766,14 @@ def run(args: argparse.Namespace, bootstrap: str, prefix: str, tmp: Path) -> dic
                 args.poll_ms / 1000, args.poll_slots)))
         e2e["peak_backlog"] = peaks
         print(f"end to end: {e2e}", flush=True)
-        return {"seed": seeded, "load": load, "end_to_end": {**e2e, "kafka_round_trip": kafka}}
+        settle(bootstrap, prefix, system.url)
+        with peak_backlog(bootstrap, prefix, system.url) as peaks:
+            pushed = cpu_use(processes, lambda: asyncio.run(pushed_writes(
+                f"{system.url}/api/v1", world, args.rate, args.seconds, args.vacancy_every)))
+        pushed["peak_backlog"] = peaks
+        print(f"end to end, pushed: {pushed}", flush=True)
+        return {"seed": seeded, "load": load,
+                "end_to_end": {**e2e, "kafka_round_trip": kafka, "pushed": pushed}}
     except BaseException:
         for name, proc in processes.items():
             print(f"----- {name} log (last 40 lines) -----\n"

@@ -107,6 +107,7 @@ def gateway_section(g: dict[str, Any]) -> list[str]:
         "(Kafka produce -> consume) | | p99 < 1000 ms |",
         f"| vacancies with a proposal within 30 s | {e2e['with_proposal']} of "
         f"{e2e['vacancies']} | | | all |",
+        *_pushed_rows(e2e),
         f"| errors during the end-to-end run | {e2e['errors']} | | | 0 |", "",
         f"Errors, mixed load: {_errors(gw['error_kinds'])}. End to end: "
         f"{_errors(e2e['error_kinds'])}.", "",
@@ -126,6 +127,22 @@ def gateway_section(g: dict[str, Any]) -> list[str]:
     for route, r in gw["routes"].items():
         lines.append(f"| `{route}` | {r['requests']:,} | {_ms(r)} |")
     return lines + [""]
+
+
+def _pushed_rows(e2e: dict[str, Any]) -> list[str]:
+    """The same end to end heard through ``GET /stream`` instead of polled (absent
+    from runs before 2026-12-05)."""
+    if "pushed" not in e2e:
+        return []
+    p = e2e["pushed"]
+    return [f"| the same, pushed: posted -> first `match proposed` event on a recruiter's "
+            f"`GET /stream` (one per recruiter, {p['streams']} open, no polling), p50 / p99, "
+            f"at {p['rate']:.0f} writes/s for {p['seconds']:.0f} s | {_ms(p, '> 30,000')} | "
+            f"{_ms(e2e, '> 30,000')} (polled, above) | | p99 < 1000 ms |",
+            f"| vacancies with a proposal event within 30 s; errors; `POST` p50 / p99 | "
+            f"{p['with_proposal']} of {p['vacancies']}; {p['errors']}; "
+            f"{_ms(p['write_latency'])} | {e2e['with_proposal']} of {e2e['vacancies']}; "
+            f"{e2e['errors']}; {_ms(e2e['write_latency'])} (polled) | | all; 0 |"]
 
 
 def _console_rows(load: dict[str, Any]) -> list[str]:

@@ -122,6 +122,8 @@ ROUTES = [
     ("flow statistics", "GET", "/stats/flows?year=2027", None, {"admin": 200}, None),
     ("clock tick", "POST", "/admin/clock/tick", lambda: {"date": "2099-01-01"},
      {"admin": 202}, None),
+    # every role may listen; what each hears is tests/integration/test_stream.py's
+    ("stream of changes", "GET", "/stream", None, EVERYONE, None),
 ]
 
 

@@ -19,7 +19,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.gateway.console.deps import SignInRequired, console_request
-from services.gateway.console.pages import ROUTERS
+from services.gateway.console.pages import ROUTERS, live
 from services.gateway.console.render import Renderer, page
 from services.gateway.errors import ApiError
 from services.gateway.settings import GatewaySettings
@@ -28,7 +28,7 @@ PREFIX = "/console"
 STATIC = Path(__file__).parent / "static"
 #: shared with the API: what its dependencies and service functions read
 SHARED_STATE = ("settings", "sessions", "read_sessions", "principals", "signing_key",
-                "passwords", "metrics", "throttle")
+                "passwords", "metrics", "throttle", "hub")
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
 #: an SVG image (a chart drawn on the server) styles itself with its own <style>; it
@@ -78,6 +78,7 @@ def create_console(parent: FastAPI, settings: GatewaySettings) -> FastAPI:
     for router in ROUTERS:
         pages.include_router(router)
     console.include_router(pages)
+    console.include_router(live.router)  # no page: the session's user only
     install_error_pages(console)
     console.add_middleware(
         SessionMiddleware, secret_key=parent.state.signing_key,

@@ -12,6 +12,7 @@ from services.gateway.matches.models import Match
 from services.gateway.outbox.models import OutboxRecord
 from services.gateway.placements.models import Placement, ReturnRegistration
 from services.gateway.projections.models import ConsumerLag, ProcessedEvent
+from services.gateway.stream.models import Change
 from services.gateway.timeline.models import TimelineEntry
 from services.gateway.triggers.models import Trigger
 from services.gateway.vacancies.models import Vacancy
@@ -19,6 +20,6 @@ from services.gateway.workers.models import Worker
 
 metadata = Base.metadata
 
-__all__ = ["Agreement", "AuditRecord", "ClockState", "ConsumerLag", "Employer", "Match",
+__all__ = ["Agreement", "AuditRecord", "Change", "ClockState", "ConsumerLag", "Employer", "Match",
            "OutboxRecord", "Placement", "ProcessedEvent", "QuotaUsage", "ReturnRegistration",
            "TimelineEntry", "Trigger", "User", "Vacancy", "Worker", "metadata"]

@@ -12,7 +12,12 @@ from schemas.events.matches import MatchStatus
 from services.gateway.agreements.models import QuotaUsage
 from services.gateway.matches.models import Match
 from services.gateway.projections.fold import Fold
+from services.gateway.stream.models import ChangeKind
 from services.gateway.vacancies.models import Vacancy
+
+#: the change a refusal makes (the match's status stays as it was)
+REFUSALS = {ev.MatchApprovalRefused: "approval_refused",
+            ev.MatchAcceptanceRefused: "acceptance_refused"}
 
 
 def _upsert(fold: Fold, event: ev.MatchState, values: dict[str, Any]) -> None:
@@ -24,6 +29,9 @@ def _upsert(fold: Fold, event: ev.MatchState, values: dict[str, Any]) -> None:
         "destination_country": event.destination_country, "isco_code": event.isco_code,
         "start_year": vacancy["start_date"].year if vacancy else None,
         "status": MatchStatus.PROPOSED.value, "score": 0.0, "reasons": []})
+    status = values.get("status") or REFUSALS.get(type(event), "changed")
+    fold.changed(ChangeKind.MATCH, event.match_id, status, vacancy_id=event.vacancy_id,
+                 employer_id=event.employer_id, worker_id=event.worker_id)
 
 
 def _settle(status: MatchStatus | None, reason: Callable[[ev.MatchState], str | None]

@@ -68,6 +68,12 @@ def visible_to(user: Principal) -> Select[Match]:
                        | (Match.approved_at.is_not(None)))
 
 
+def shown_to_parties(status: str, approved: bool) -> bool:
+    """:func:`visible_to`'s rule for one match, for its employer and worker: approved
+    and later, or approved once (``approved_at`` set) whatever came after."""
+    return status in {s.value for s in EMPLOYER_VISIBLE} or approved
+
+
 def listing(*, db_session: Session, user: Principal, status: MatchStatus | None,
             vacancy_id: str | None, worker_id: str | None, limit: int, offset: int,
             path: str) -> tuple[list[MatchRead], int]:

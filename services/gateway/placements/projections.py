@@ -5,7 +5,17 @@ from __future__ import annotations
 from schemas.codec import Decoded
 from schemas.events import placements as ev
 from services.gateway.placements.models import Placement, ReturnRegistration, ReturnStatus
-from services.gateway.projections.fold import Fold
+from services.gateway.projections.fold import Fold, Row
+from services.gateway.stream.models import ChangeKind
+
+
+def _placement_changed(fold: Fold, row: Row) -> None:
+    """For the stream: to the worker (employers do not read placements) and staff."""
+    fold.changed(ChangeKind.PLACEMENT, row["id"], row["status"], worker_id=row["worker_id"])
+
+
+def _return_changed(fold: Fold, row: Row) -> None:
+    fold.changed(ChangeKind.RETURN, row["id"], row["status"], worker_id=row["worker_id"])
 
 
 def on_started(fold: Fold, decoded: Decoded) -> None:
@@ -23,6 +33,7 @@ def on_started(fold: Fold, decoded: Decoded) -> None:
     if row["status"] == "pending":
         row["status"] = ev.PlacementStatus.ABROAD.value
     fold.put(Placement, row)
+    _placement_changed(fold, row)
 
 
 def on_overdue(fold: Fold, decoded: Decoded) -> None:
@@ -33,6 +44,7 @@ def on_overdue(fold: Fold, decoded: Decoded) -> None:
         row["status"] = ev.PlacementStatus.OVERDUE.value
         row["overdue_since"] = event.overdue_since
         fold.put(Placement, row)
+        _placement_changed(fold, row)
 
 
 def on_returned(fold: Fold, decoded: Decoded) -> None:
@@ -43,11 +55,13 @@ def on_returned(fold: Fold, decoded: Decoded) -> None:
         row["status"] = ev.PlacementStatus.RETURNED.value
         row["return_date"] = event.return_date
         fold.put(Placement, row)
+        _placement_changed(fold, row)
     registration = fold.get(ReturnRegistration, event.return_id)
     if registration is not None:
         registration["status"] = ReturnStatus.MATCHED.value
         registration["match_id"] = event.match_id
         fold.put(ReturnRegistration, registration)
+        _return_changed(fold, registration)
 
 
 def on_unmatched(fold: Fold, decoded: Decoded) -> None:
@@ -58,6 +72,7 @@ def on_unmatched(fold: Fold, decoded: Decoded) -> None:
         registration["status"] = ReturnStatus.UNMATCHED.value
         registration["problem"] = event.reason
         fold.put(ReturnRegistration, registration)
+        _return_changed(fold, registration)
 
 
 def on_reminder(fold: Fold, decoded: Decoded) -> None:

@@ -32,6 +32,7 @@ from services.gateway.database.core import Base, is_transient, utcnow
 from services.gateway.placements.models import Placement, ReturnRegistration
 from services.gateway.projections.fold import Fold, Projection
 from services.gateway.projections.models import ConsumerLag, ProcessedEvent
+from services.gateway.stream import service as changes
 from services.gateway.timeline import service as timeline
 from services.gateway.vacancies.models import Vacancy
 
@@ -43,6 +44,8 @@ PREFETCH: dict[str, type[Base]] = {"vacancy_id": Vacancy, "placement_id": Placem
                                    "return_id": ReturnRegistration}
 CONSUMER_NAME = "gateway-projector"
 LAG_EVERY_SECONDS = 5.0
+#: how often the change feed (GET /stream) is pruned of changes past its retention
+PRUNE_EVERY_SECONDS = 60.0
 METADATA_MAX_AGE_MS = 10_000
 #: how long a batch is tried again on transient database errors before the consumer
 #: restarts (well inside kafka's max.poll.interval.ms, 300 s, so the group keeps it)
@@ -96,7 +99,7 @@ class Projector:
     def run(self, stop: threading.Event) -> None:
         consumer: KafkaConsumer | None = None
         producer: KafkaProducer | None = None
-        lag_at = 0.0
+        lag_at = pruned_at = 0.0
         log.info("projector started", extra={"topics": self.topics})
         while not stop.is_set():
             try:
@@ -114,6 +117,9 @@ class Projector:
                 if time.monotonic() - lag_at > LAG_EVERY_SECONDS:
                     self.record_lag(consumer)
                     lag_at = time.monotonic()
+                if time.monotonic() - pruned_at > PRUNE_EVERY_SECONDS:
+                    self.prune_changes()
+                    pruned_at = time.monotonic()
             except (KafkaError, SQLAlchemyError) as exc:
                 # start again from the last committed offsets
                 log.warning("projector restarting its consumer", extra={
@@ -149,6 +155,17 @@ class Projector:
                 if stop.wait(backoff):
                     return False
                 backoff = min(backoff * 2, RETRY_MAX_BACKOFF_SECONDS)
+
+    def prune_changes(self) -> None:
+        """Delete the change feed's rows past their retention (one short statement)."""
+        try:
+            with self.sessions() as session:
+                changes.prune(session)
+                session.commit()
+        except SQLAlchemyError as exc:
+            if not is_transient(exc):
+                raise
+            log.info("changes not pruned this time", extra={"error_type": type(exc).__name__})
 
     def record_lag(self, consumer: KafkaConsumer) -> None:
         """Store how many records each assigned partition is behind, for /metrics."""

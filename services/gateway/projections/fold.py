@@ -14,7 +14,10 @@ a :class:`Fold`:
   timeline, triggers): no read; all the writes of a chunk to one key become one row
   of one ``INSERT ... ON CONFLICT`` statement per shape of row.
 
-A model is written either way, never both. Each event's changes are staged and
+A model is written either way, never both. What a client may want to hear about
+(a match proposed, a vacancy decided...) is noted with :meth:`Fold.changed`: a row
+of the change feed (``changes``, what ``GET /stream`` sends), written in the same
+transaction. Each event's changes are staged and
 kept only if its projection returns (:meth:`Fold.event`): a projection that raises
 leaves nothing behind, so no savepoint is needed to drop one event of a chunk.
 """
@@ -33,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from schemas.codec import Decoded
 from services.gateway.database.core import Base, utcnow
+from services.gateway.stream.models import Change, ChangeKind
 from services.gateway.workers.models import Worker, WorkerStatus
 
 Row = dict[str, Any]
@@ -58,6 +62,7 @@ class _Stage:
     rows: dict[tuple[type[Base], Key], Row | None] = field(default_factory=dict)
     blind: list[tuple[type[Base], Key, str, Row, Row | None, tuple[str, ...]]] = field(
         default_factory=list)
+    changes: list[Row] = field(default_factory=list)
 
 
 def table_of(model: type[Base]) -> Table:
@@ -111,6 +116,7 @@ class Fold:
         self._erased: dict[str, bool] = {}
         self._stateful: set[type[Base]] = set()
         self._stage: _Stage | None = None
+        self._changes: list[Row] = []
 
     # -- one event at a time ----------------------------------------------------------
 
@@ -125,6 +131,7 @@ class Fold:
         finally:
             self._stage = None
         self._rows.update(stage.rows)
+        self._changes.extend(stage.changes)
         for model, key, kind, values, on_insert, on in stage.blind:
             self._merge_blind(model, key, kind, values, on_insert, on)
 
@@ -210,6 +217,18 @@ class Fold:
             seen.insert.update(values)
             seen.update = {**(seen.update or {}), **setting}
 
+    # -- the change feed ------------------------------------------------------------
+
+    def changed(self, kind: ChangeKind, entity_id: str, status: str, *,
+                vacancy_id: str | None = None, employer_id: str | None = None,
+                worker_id: str | None = None) -> None:
+        """Note a change for the stream: ids and a status only. ``employer_id`` /
+        ``worker_id``: the party (besides staff) whose reads show the entity."""
+        assert self._stage is not None, "changed() outside Fold.event()"
+        self._stage.changes.append({
+            "kind": kind.value, "entity_id": entity_id, "status": status,
+            "vacancy_id": vacancy_id, "employer_id": employer_id, "worker_id": worker_id})
+
     # -- workers ----------------------------------------------------------------------
 
     def want_workers(self, worker_ids: Collection[str]) -> None:
@@ -233,6 +252,10 @@ class Fold:
         self._write_rows()
         for model, writes in self._blind.items():
             self._write_blind(model, list(writes.values()))
+        if self._changes:  # in the order the events came (ids follow it)
+            now = utcnow()
+            self.session.execute(table_of(Change).insert(),
+                                 [{**c, "created_at": now} for c in self._changes])
 
     def _write_rows(self) -> None:
         inserts: dict[tuple[type[Base], tuple[str, ...]], list[Row]] = {}

@@ -6,6 +6,7 @@ from schemas.codec import Decoded
 from schemas.events import triggers as ev
 from services.gateway.privacy import ERASED_REASON
 from services.gateway.projections.fold import Fold
+from services.gateway.stream.models import ChangeKind
 from services.gateway.triggers.models import Trigger
 
 
@@ -20,6 +21,7 @@ def on_fired(fold: Fold, decoded: Decoded) -> None:
         "placement_id": event.placement_id, "kind": event.kind.value, "cause": event.cause,
         "reason": ERASED_REASON if fold.erased(event.worker_id) else event.reason,
         "due_date": event.due_date, "fired_at": decoded.envelope.time})
+    fold.changed(ChangeKind.TRIGGER, event.trigger_id, "open", worker_id=event.worker_id)
 
 
 PROJECTIONS = {ev.TriggerFired: on_fired}

@@ -8,7 +8,11 @@ With htmx the approve and reject forms post in the background and the server ans
 with the proposal's row alone (``HX-Request``); htmx swaps only 2xx answers, so that
 row answers 200 with the refusal or the field error inside it. Without JavaScript the
 forms post normally: success redirects back to the queue, a refusal or a field error
-shows the whole queue again (409 or 422) with the message at the row."""
+shows the whole queue again (409 or 422) with the message at the row.
+
+The queue listens to the change stream (``/console/stream``, htmx's SSE extension)
+and fetches its list again when something changed (at most every 2 s), instead of
+the recruiter reloading; a reason being typed is kept (``hx-preserve``)."""
 
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ from services.gateway.console import forms, labels
 from services.gateway.console.deps import RecruiterUser, flash
 from services.gateway.console.forms import Form
 from services.gateway.console.nav import N_
+from services.gateway.console.pages.live import stream_after
 from services.gateway.console.pages.vacancies import names
 from services.gateway.console.render import page
 from services.gateway.deps import SessionDep
@@ -134,10 +139,18 @@ def answer(request: Request, db_session: Session, user: Principal, row: Row,
                 alert=row.message, partial=False, **names(request))
 
 
+#: the element the queue's list is in: htmx asks for it alone (``HX-Target``) when the
+#: change stream says something changed
+LIST_ID = "review-list"
+
+
 @router.get(ROUTE, response_class=HTMLResponse)
 def review_queue(request: Request, user: RecruiterUser, db_session: SessionDep) -> HTMLResponse:
-    return page(request, "review/queue.html", groups=queue(db_session, user, QUEUE),
-                alert=None, partial=False, **names(request))
+    template = ("review/_queue.html" if request.headers.get("hx-target") == LIST_ID
+                else "review/queue.html")
+    return page(request, template, groups=queue(db_session, user, QUEUE),
+                alert=None, partial=False, stream_after=stream_after(db_session),
+                **names(request))
 
 
 def _decide(request: Request, db_session: Session, user: Principal, match_id: str,

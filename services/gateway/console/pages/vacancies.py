@@ -20,6 +20,7 @@ from services.gateway.console import forms
 from services.gateway.console.deps import EmployerUser, flash
 from services.gateway.console.forms import Form
 from services.gateway.console.nav import N_
+from services.gateway.console.pages.live import stream_after
 from services.gateway.console.render import page
 from services.gateway.deps import SessionDep
 from services.gateway.employers import service as employers
@@ -38,6 +39,9 @@ MATCHES_SHOWN = 200
 SPLIT = frozenset({"required_skills"})
 FLAGS = frozenset({"housing_provided"})
 LEVELS = [(level.value, level.value) for level in CefrLevel]
+#: the element the list is in: htmx asks for it alone (``HX-Target``) when the change
+#: stream says a vacancy or one of its matches changed
+LIST_ID = "vacancy-list"
 
 
 def country_name(language: str, code: str) -> str:
@@ -69,7 +73,10 @@ def vacancy_list(request: Request, user: EmployerUser, db_session: SessionDep,
     rows, total = service.list_for(db_session=db_session, user=user, employer_id=None,
                                    limit=paging.limit, offset=paging.offset)
     items = [service.read(r).model_dump(mode="json") for r in rows]
-    return page(request, "vacancies/list.html", items=items, is_admin=user.role == Role.ADMIN,
+    template = ("vacancies/_list.html" if request.headers.get("hx-target") == LIST_ID
+                else "vacancies/list.html")
+    return page(request, template, items=items, is_admin=user.role == Role.ADMIN,
+                stream_after=stream_after(db_session),
                 paging={"total": total, "limit": paging.limit, "offset": paging.offset},
                 **names(request))
 
