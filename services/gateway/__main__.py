@@ -31,12 +31,10 @@ def _stop_event() -> threading.Event:
 
 
 def run_api(settings: GatewaySettings) -> None:
-    import uvicorn
+    """The HTTP API: ``CIRCULAR_API_WORKERS`` processes behind one port (``serve.py``)."""
+    from services.gateway import serve
 
-    from services.gateway.app import create_app
-
-    uvicorn.run(create_app(settings), host=settings.gateway_host, port=settings.gateway_port,
-                log_config=None, access_log=False, timeout_graceful_shutdown=10)
+    serve.run(settings)
 
 
 def run_relay(settings: GatewaySettings) -> None:

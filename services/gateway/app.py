@@ -80,7 +80,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     if settings.database_url.startswith("sqlite:///"):
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(
             parents=True, exist_ok=True)
-    engine = make_engine(settings.database_url, pool_size=settings.database_pool_size)
+    engine = make_engine(settings.database_url, pool_size=settings.pool_size(),
+                         max_overflow=settings.pool_overflow())
     sessions = make_sessionmaker(engine)
     read_sessions = make_sessionmaker(engine, read_only=True)
     hub = Hub(read_sessions, poll_seconds=settings.stream_poll_seconds,
@@ -92,7 +93,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         # a connection is only held inside one thread-pool call (routing.py): with no
         # more threads than connections, no thread ever waits for one
         limiter = anyio.to_thread.current_default_thread_limiter()
-        limiter.total_tokens = min(limiter.total_tokens, settings.database_pool_size)
+        limiter.total_tokens = min(limiter.total_tokens, settings.pool_size())
         with sessions() as session:
             users.ensure_first_admin(
                 db_session=session, username=settings.admin_user,

@@ -4,7 +4,10 @@ production (in development one is generated once and kept under ``var/``)."""
 
 from __future__ import annotations
 
+import math
+import os
 import secrets
+import tempfile
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
@@ -16,6 +19,26 @@ WEAK_SECRETS = {"changethis", "changeme", "secret", "password", "admin", "admin1
                 "password123", "letmein", "circular"}
 MIN_PASSWORD = 12
 MIN_JWT_SECRET = 32
+#: database connections per API process on SQLite when not set: a writer waits for
+#: the write lock holding a thread (and its connection), so readers need threads left
+SQLITE_POOL_SIZE = 16
+#: PostgreSQL, when not set: about two connections per core in all, the usual sizing
+#: for a database server on the same machine, split among the API processes, at
+#: least this many each
+PG_CONNECTIONS_PER_CORE = 2
+MIN_PG_POOL_SIZE = 4
+#: API processes when not set: one per core, at most this many (see README, "Process
+#: model": the relay, projector, matcher, tracker and broker need the rest)
+MAX_DEFAULT_API_WORKERS = 2
+
+
+def cores() -> int:
+    """Cores this process may run on (its CPU affinity, as a container's cpuset
+    limits it), at least 1."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 class GatewaySettings(KafkaSettings):
@@ -43,9 +66,14 @@ class GatewaySettings(KafkaSettings):
     roster_max_bytes: Annotated[int, Field(
         ge=1024, description="Largest CSV file POST /workers/import takes (the body, "
         "streamed to a temporary file, never held in memory)")] = 20_000_000
-    database_pool_size: Annotated[int, Field(
-        ge=1, le=200, description="Database connections the API keeps; its thread pool "
-        "is no larger, so no request waits for a connection")] = 16
+    database_pool_size: Annotated[int | None, Field(
+        ge=1, le=200, description="Database connections each API process keeps; its "
+        "thread pool is no larger, so no request waits for a connection (unset: "
+        f"{SQLITE_POOL_SIZE} on SQLite, {PG_CONNECTIONS_PER_CORE} per core split among "
+        "the API processes on PostgreSQL)")] = None
+    api_workers: Annotated[int | None, Field(
+        ge=1, le=64, description="API processes behind the one port (uvicorn workers; "
+        f"unset: one per core, at most {MAX_DEFAULT_API_WORKERS})")] = None
     console_secure_cookies: Annotated[bool, Field(
         description="The console runs behind TLS: its session cookie is sent over HTTPS "
         "only")] = False
@@ -89,14 +117,45 @@ class GatewaySettings(KafkaSettings):
             raise ValueError("CIRCULAR_JWT_SECRET is required in production")
         return self
 
+    def api_processes(self) -> int:
+        """How many API processes serve the port: the setting, else one per core up to
+        :data:`MAX_DEFAULT_API_WORKERS`."""
+        if self.api_workers is not None:
+            return self.api_workers
+        return min(cores(), MAX_DEFAULT_API_WORKERS)
+
+    def pool_size(self) -> int:
+        """Database connections of one API process (and threads of its pool)."""
+        if self.database_pool_size is not None:
+            return self.database_pool_size
+        if self.database_url.startswith("sqlite"):
+            return SQLITE_POOL_SIZE
+        return max(MIN_PG_POOL_SIZE,
+                   math.ceil(PG_CONNECTIONS_PER_CORE * cores() / self.api_processes()))
+
+    def pool_overflow(self) -> int:
+        """Connections an API process may open beyond :meth:`pool_size`, closed when
+        returned: none on SQLite; on PostgreSQL one per core, for what runs outside the
+        thread pool (start-up, a scrape, the event loop's own reads), so that never
+        takes a request's connection."""
+        return 0 if self.database_url.startswith("sqlite") else cores()
+
     def signing_key(self) -> str:
         """The JWT key: the configured one, or (development only) one generated once
         and kept in ``var/jwt-secret`` so tokens survive restarts."""
         if self.jwt_secret is not None:
             return self.jwt_secret.get_secret_value()
         path = Path(self.var_dir) / "jwt-secret"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.touch(mode=0o600)
-            path.write_text(secrets.token_urlsafe(48))
+        if not path.exists():  # written whole, then linked: API processes starting at
+            path.parent.mkdir(parents=True, exist_ok=True)  # once all read the first
+            handle, name = tempfile.mkstemp(prefix=".jwt-secret.", dir=path.parent)  # 0600
+            draft = Path(name)
+            with os.fdopen(handle, "w") as out:
+                out.write(secrets.token_urlsafe(48))
+            try:
+                os.link(draft, path)
+            except FileExistsError:
+                pass
+            finally:
+                draft.unlink()
         return path.read_text().strip()

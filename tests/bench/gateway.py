@@ -7,7 +7,7 @@ topic prefix and a fresh SQLite database, seeded over HTTP with a small world.
    reads and writes as the roles would (see ``MIX``) for ``--seconds``: requests/s,
    p50/p99 latency, errors (any non-2xx, any transport error). The baseline is a
    bare FastAPI endpoint returning a constant body, served by the gateway's own
-   ``run_api`` (same uvicorn, workers and settings) under the same load generator in
+   ``serve.run`` (same uvicorn, processes and settings) under the same load generator in
    the same run; ratio = gateway rps / bare rps. The generator is aiohttp: httpx's
    pool tops out near 200 requests/s here and would cap the baseline. The phases of
    ``READING`` only help read the ratio: the thread-pool hop alone, the stack's floor
@@ -27,6 +27,13 @@ topic prefix and a fresh SQLite database, seeded over HTTP with a small world.
    the recruiter it was given to (beside the polled figure of phase 2).
 
     python -m tests.bench.gateway [--seconds 60 --connections 16 --rate 50] [--quick]
+                                  [--api-workers N]
+
+``--api-workers N`` runs the API (and the bare server) as N processes behind its port
+(``CIRCULAR_API_WORKERS``; default: the gateway's own default for this machine). Each
+run also keeps its results as ``var/bench/gateway-api-N.json``; the report shows one
+row per N from the latest run of each, so one and two processes are compared by
+running the bench once with each.
 """
 
 from __future__ import annotations
@@ -581,8 +588,9 @@ async def kafka_round_trip(bootstrap: str, topic: str, rate: float,
 # -- the processes ----------------------------------------------------------------------
 
 def serve_bare() -> None:
-    """The baseline server: a FastAPI app with a constant route, run by the gateway's
-    own ``run_api`` (so the same uvicorn, workers and settings) in place of its app.
+    """The baseline server: a FastAPI app with a constant route, served by the
+    gateway's own ``serve.run`` (so the same uvicorn, processes and settings) in place
+    of its app.
 
     Its other routes help read the ratio (see :data:`READING`): the constant from a
     sync endpoint (so: the cost of FastAPI's thread-pool hop), and the floor of the
@@ -590,10 +598,15 @@ def serve_bare() -> None:
     gateway's engine and answered as the gateway's pydantic model, with none of its
     middleware, routing, authentication or retries, from a sync endpoint (thread
     pool, as the gateway's endpoints run) and from an async one (on the event loop)."""
+    from services.gateway import serve
+
+    serve.run(GatewaySettings(), factory="tests.bench.gateway:bare_app")
+
+
+def bare_app() -> Any:
+    """The baseline server's app (:func:`serve_bare`), built in each of its processes."""
     from fastapi import FastAPI
 
-    import services.gateway.app as gateway_app
-    from services.gateway.__main__ import run_api
     from services.gateway.agreements import service as agreements
     from services.gateway.agreements.models import AgreementRead
     from services.gateway.database.core import make_engine, make_sessionmaker
@@ -621,11 +634,11 @@ def serve_bare() -> None:
     async def floor_on_loop(agreement_id: str) -> AgreementRead:
         return one_agreement(agreement_id)
 
-    gateway_app.create_app = lambda settings: bare
-    run_api(settings)
+    return bare
 
 
-def start_processes(bootstrap: str, prefix: str, tmp: Path) -> tuple[System, ServiceProcess]:
+def start_processes(bootstrap: str, prefix: str, tmp: Path,
+                    api_workers: int) -> tuple[System, ServiceProcess]:
     database = f"sqlite:///{tmp / 'circular.db'}"
     upgrade(database)
     defaults = GatewaySettings.model_fields
@@ -633,12 +646,14 @@ def start_processes(bootstrap: str, prefix: str, tmp: Path) -> tuple[System, Ser
                     var_dir=tmp / "var", extra_env={  # undo the test-only settings
                         "CIRCULAR_OUTBOX_POLL_SECONDS":
                             str(defaults["outbox_poll_seconds"].default),
-                        "CIRCULAR_LIBRARY_LOG_LEVEL": str(defaults["library_log_level"].default)})
+                        "CIRCULAR_LIBRARY_LOG_LEVEL": str(defaults["library_log_level"].default),
+                        "CIRCULAR_API_WORKERS": str(api_workers)})
     bare_port = free_port()
     bare = ServiceProcess("bare", ["tests.bench.gateway", "--serve-bare"],
                           {"CIRCULAR_GATEWAY_PORT": str(bare_port),
                            "CIRCULAR_VAR_DIR": str(tmp / "bare"),
-                           "CIRCULAR_DATABASE_URL": database},
+                           "CIRCULAR_DATABASE_URL": database,
+                           "CIRCULAR_API_WORKERS": str(api_workers)},
                           tmp / "var" / "logs" / "bare.log")
     bare.start()
     system.start(*SERVICES)
@@ -654,8 +669,16 @@ def _up(url: str) -> bool:
 
 
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU time of the process and of its children (an API's worker processes)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if stat.parent.name == str(pid) or int(fields[1]) == pid:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def cpu_use(processes: dict[str, ServiceProcess], run: Callable[[], dict[str, Any]]
@@ -742,7 +765,7 @@ def run(args: argparse.Namespace, bootstrap: str, prefix: str, tmp: Path) -> dic
     roundtrip = dataclasses.replace(VACANCIES.prefixed(prefix), name=f"{prefix}bench.roundtrip")
     report = ensure_topics(bootstrap, [*catalogue(prefix), roundtrip])
     assert not report.problems, report.problems
-    system, bare = start_processes(bootstrap, prefix, tmp)
+    system, bare = start_processes(bootstrap, prefix, tmp, args.api_workers)
     processes = {**system.processes, "bare": bare}
     try:
         started = time.monotonic()
@@ -814,7 +837,7 @@ def console_session(base: str, username: str, password: str) -> str:
         csrf = page.split('name="csrf_token" value="')[1].split('"')[0]
         r = browser.post("/console/sign-in", data={"username": username,
                                                    "password": password, "csrf_token": csrf})
-        expect(r, 200)
+        expect(r, 303)  # signed in: redirected to the page asked for
         return f"circular_console={browser.cookies['circular_console']}"
 
 
@@ -893,6 +916,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run: 10 s phases and a smaller world")
     parser.add_argument("--out", default=str(ROOT / "var" / "bench" / "gateway.json"))
+    parser.add_argument("--api-workers", type=int, default=GatewaySettings().api_processes(),
+                        help="API processes behind its port (CIRCULAR_API_WORKERS), and "
+                        "the bare server's (default: the gateway's default here)")
     parser.add_argument("--serve-bare", action="store_true", help=argparse.SUPPRESS)
     if parser.parse_args(argv).quick:  # what is given explicitly still wins
         parser.set_defaults(seconds=10, warmup=2, workers=150, vacancies=12, employers=4,
@@ -911,8 +937,11 @@ def main(argv: list[str] | None = None) -> int:
         prefix = f"benchgw{uuid.uuid4().hex[:6]}."
         print(f"prefix: {prefix}", flush=True)
         results = {"command": command.strip(), "broker": broker.kind, "cpus": os.cpu_count(),
+                   "api_workers": args.api_workers,
                    **run(args, broker.bootstrap, prefix, Path(tmp))}
     write_results(args.out, results)
+    Path(args.out).with_name(f"gateway-api-{args.api_workers}.json").write_text(
+        json.dumps(results, indent=2))  # the report's row for this many API processes
     return 0
 
 

@@ -41,6 +41,9 @@ class System:
             "CIRCULAR_GATEWAY_PORT": str(self.port),
             "CIRCULAR_OUTBOX_POLL_SECONDS": "0.02",
             "CIRCULAR_LIBRARY_LOG_LEVEL": "INFO",  # printed when a test fails
+            # one API process unless a test asks for more: tests that count sign-in
+            # failures or cached tokens count those of one process
+            "CIRCULAR_API_WORKERS": "1",
             **self.extra_env,
         }
 

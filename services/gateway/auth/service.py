@@ -6,6 +6,7 @@ import logging
 import uuid
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.gateway.auth.models import Role, User, UserCreate
@@ -95,11 +96,20 @@ def ensure_first_admin(*, db_session: Session, username: str | None,
             log.warning("no admin exists: set CIRCULAR_ADMIN_USER and "
                         "CIRCULAR_ADMIN_PASSWORD and restart the gateway to create one")
         return
-    if get_by_username(db_session=db_session, username=username) is None:
-        create(db_session=db_session, passwords=passwords,
+    if get_by_username(db_session=db_session, username=username) is not None:
+        return
+    password_hash = passwords.hash(password)  # before the write (it takes long)
+    try:
+        create(db_session=db_session, passwords=passwords, password_hash=password_hash,
                user_in=UserCreate(username=username, password=password, role=Role.ADMIN))
         db_session.commit()
-        log.info("created the first admin from the environment")
+    except (IntegrityError, Conflict):
+        # every API process creates it at start: another one did, a moment earlier
+        db_session.rollback()
+        if get_by_username(db_session=db_session, username=username) is None:
+            raise
+        return
+    log.info("created the first admin from the environment")
 
 
 def language_of(*, db_session: Session, user_id: str) -> str | None:

@@ -67,11 +67,18 @@ BEGIN_PENDING = "circular_begin_pending"  # a writing transaction that has not w
 WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "SAVEPOINT", "CREATE", "DROP", "ALTER")
 
 
-def make_engine(url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> Engine:
-    """An engine with a bounded pool of ``pool_size`` connections and no overflow: no
-    connection is opened and closed per checkout (on SQLite each open runs the pragmas
-    below), and a caller that never holds more connections at once than the pool has
-    (the API's thread pool is no larger) never waits for one.
+def make_engine(url: str, *, pool_size: int = DEFAULT_POOL_SIZE, max_overflow: int = 0) -> Engine:
+    """An engine with a bounded pool of ``pool_size`` connections: no connection is
+    opened and closed per checkout (on SQLite each open runs the pragmas below), and a
+    caller that never holds more connections at once than the pool has (the API's
+    thread pool is no larger) never waits for one. On PostgreSQL ``max_overflow`` more
+    may be opened for a while (closed when returned); SQLite has none.
+
+    SQLite runs in WAL mode with ``synchronous=NORMAL`` on every connection: readers
+    never wait for the writer; a committed transaction survives a crash of the
+    process (it is in the WAL file), and a power loss or OS crash may lose the last
+    commits before a checkpoint but never corrupts the database (see README,
+    "Reliability"). ``busy_timeout``: how long a statement waits for a lock.
 
     ``hide_parameters``: an error's text never carries the values of a statement
     (they may be a passport number or a name), wherever it is logged."""
@@ -120,7 +127,7 @@ def make_engine(url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> Engine:
             event.listen(engine, name, _release_writer_lock)
         return engine
     return create_engine(url, hide_parameters=True, pool_pre_ping=True, pool_size=pool_size,
-                         max_overflow=0)
+                         max_overflow=max_overflow)
 
 
 def _begin_immediate(raw: Any, info: dict[Any, Any], writers: threading.Lock) -> None:

@@ -1,12 +1,22 @@
-"""Prometheus metrics of one gateway app (its own registry, no module globals)."""
+"""Prometheus metrics of one gateway app (its own registry, no module globals).
+
+With several API processes behind one port (``CIRCULAR_API_WORKERS``), a scrape
+reaches any one of them, so the request counters and latencies are kept in
+prometheus_client's multiprocess mode: each process writes its own to files in
+``PROMETHEUS_MULTIPROC_DIR`` (the API's supervisor makes a fresh directory and sets
+it before the processes start) and a scrape sums the files of all of them. The
+outbox backlog and the projector's lag are read from the database at scrape time,
+the same from any process."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -14,19 +24,36 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.gateway.outbox.service import backlog
 
+#: set (to a directory) in every API process when there are several
+MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
+
 
 class Metrics:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self.registry = CollectorRegistry()
+        self.registry = CollectorRegistry()  # what a scrape returns
+        shared = os.environ.get(MULTIPROC_DIR)
+        # several processes: the metrics go to their files, a scrape reads them all
+        own = None if shared else self.registry
         self.requests = Counter("circular_http_requests_total", "HTTP requests",
-                                ["method", "route", "status"], registry=self.registry)
+                                ["method", "route", "status"], registry=own)
         self.latency = Histogram("circular_http_request_duration_seconds", "HTTP latency",
-                                 ["method", "route"], registry=self.registry,
+                                 ["method", "route"], registry=own,
                                  buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5))
-        outbox = Gauge("circular_outbox_backlog", "Outbox rows not yet published",
-                       registry=self.registry)
-        outbox.set_function(_counted(sessions, backlog))
+        if shared:
+            MultiProcessCollector(self.registry, path=shared)
+        self.registry.register(BacklogCollector(sessions))
         self.registry.register(LagCollector(sessions))
+
+
+class BacklogCollector(Collector):
+    """Outbox rows not yet published, counted at scrape time."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.read = _counted(sessions, backlog)
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        yield GaugeMetricFamily("circular_outbox_backlog", "Outbox rows not yet published",
+                                value=self.read())
 
 
 class LagCollector(Collector):
