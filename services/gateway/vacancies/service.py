@@ -30,6 +30,14 @@ def get(*, db_session: Session, vacancy_id: str) -> Vacancy:
     return row
 
 
+def get_many(*, db_session: Session, vacancy_ids: set[str]) -> dict[str, Vacancy]:
+    """The vacancies of these ids that exist, in one query."""
+    if not vacancy_ids:
+        return {}
+    rows = db_session.scalars(select(Vacancy).where(Vacancy.id.in_(vacancy_ids)))
+    return {row.id: row for row in rows}
+
+
 def check_role_may_read(user: Principal) -> None:
     """Workers never read vacancies directly (they see their offers): 403 before any
     lookup, whether or not the id exists."""

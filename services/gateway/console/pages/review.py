@@ -75,7 +75,7 @@ def refusal(exc: Conflict) -> tuple[str, dict[str, str]]:
 
 @dataclass
 class Row:
-    match: dict[str, Any]
+    match: MatchRead
     reasons: list[tuple[str, dict[str, str]]]
     message: tuple[str, dict[str, str]] | None = None  # a refusal, shown as an alert
     done: tuple[str, dict[str, str]] | None = None  # what was just sent
@@ -84,7 +84,7 @@ class Row:
 
 
 def row_of(read: MatchRead, **extra: Any) -> Row:
-    return Row(match=read.model_dump(mode="json"),
+    return Row(match=read,
                reasons=[labels.reason(r.code, r.text) for r in read.reasons], **extra)
 
 
@@ -104,11 +104,13 @@ def queue(db_session: Session, user: Principal, path: str,
                                   worker_id=None, limit=SHOWN, offset=0, path=path)
     groups: dict[str, Group] = {}
     quotas: dict[tuple[str, int], list[Any]] = {}
+    found = vacancies.get_many(db_session=db_session,
+                               vacancy_ids={m.vacancy_id for m in proposed})
     for m in proposed:
         group = groups.get(m.vacancy_id)
         if group is None:
-            row = vacancies.get(db_session=db_session, vacancy_id=m.vacancy_id)
-            if row.status is not VacancyStatus.OPEN:
+            row = found.get(m.vacancy_id)
+            if row is None or row.status is not VacancyStatus.OPEN:
                 continue
             group = groups[m.vacancy_id] = Group(
                 vacancy=vacancies.read(row).model_dump(mode="json"),
@@ -134,7 +136,7 @@ def answer(request: Request, db_session: Session, user: Principal, row: Row,
     """The row alone for htmx (200, so it is swapped in), else the whole queue."""
     if request.headers.get("hx-request"):
         return page(request, "review/_row.html", row=row, partial=True)
-    groups = queue(db_session, user, QUEUE, marks={row.match["match_id"]: row})
+    groups = queue(db_session, user, QUEUE, marks={row.match.match_id: row})
     return page(request, "review/queue.html", status_code=status_code, groups=groups,
                 alert=row.message, partial=False, **names(request))
 
