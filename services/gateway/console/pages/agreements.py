@@ -6,16 +6,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from babel import Locale
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from schemas.codes import CefrLevel, isco_unit_groups
+from schemas.codes import CefrLevel
 from services.gateway.agreements import service
 from services.gateway.agreements.models import AgreementCreate, AgreementStatus
 from services.gateway.clock import service as clock
+from services.gateway.console.codes import names
 from services.gateway.console.deps import AdminUser, StaffUser, flash
 from services.gateway.console.forms import Form, errors_of, nest
 from services.gateway.console.nav import N_
@@ -45,29 +45,8 @@ CROSS_FIELD = {
 }
 
 
-def country_name(language: str, code: str) -> str:
-    """A country's name in ``language`` (Babel's CLDR names), the code if unknown."""
-    return str(Locale.parse(language).territories.get(code, code))
 
 
-def occupation_name(code: str) -> str:
-    """An ISCO-08 unit group with its (ILO, English) title."""
-    title = isco_unit_groups().get(code)
-    return f"{code} · {title}" if title else code
-
-
-def language_name(language: str, code: str) -> str:
-    """A language's name in ``language`` (Babel's CLDR names), the code if unknown."""
-    return str(Locale.parse(language).languages.get(code, code))
-
-
-def names(request: Request) -> dict[str, Any]:
-    """What templates name codes with: countries and languages in the user's language,
-    occupations with their ISCO-08 title."""
-    language = request.state.language
-    return {"country": lambda code: country_name(language, code),
-            "language_name": lambda code: language_name(language, code),
-            "occupation": occupation_name}
 
 
 def form_errors_of(exc: ValidationError | ApiError) -> dict[str, tuple[str, dict[str, Any]]]:

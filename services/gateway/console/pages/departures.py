@@ -21,10 +21,10 @@ from sqlalchemy.orm import Session
 from schemas.events.matches import MatchStatus
 from services.gateway.auth.security import Principal
 from services.gateway.console import forms
+from services.gateway.console.codes import names
 from services.gateway.console.deps import StaffUser, flash
 from services.gateway.console.forms import Form
 from services.gateway.console.nav import N_
-from services.gateway.console.pages.vacancies import names
 from services.gateway.console.render import page
 from services.gateway.deps import SessionDep
 from services.gateway.errors import Conflict, Unprocessable

@@ -8,10 +8,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from services.gateway.console.codes import names
 from services.gateway.console.deps import AdminUser, flash
 from services.gateway.console.forms import Form, errors_of, nest
 from services.gateway.console.nav import N_
-from services.gateway.console.pages.agreements import names
 from services.gateway.console.render import page
 from services.gateway.deps import SessionDep
 from services.gateway.employers import service

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from schemas.events.matches import Decision
+from services.gateway.console.codes import names
 from services.gateway.console.deps import WorkerUser, flash
 from services.gateway.console.nav import N_
-from services.gateway.console.pages.workers import names
 from services.gateway.console.render import page
 from services.gateway.deps import SessionDep
 from services.gateway.errors import Conflict

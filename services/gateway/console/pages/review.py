@@ -29,11 +29,11 @@ from schemas.events.matches import Decision, MatchStatus
 from services.gateway.agreements import service as agreements
 from services.gateway.auth.security import Principal
 from services.gateway.console import forms, labels
+from services.gateway.console.codes import names
 from services.gateway.console.deps import RecruiterUser, flash
 from services.gateway.console.forms import Form
 from services.gateway.console.nav import N_
 from services.gateway.console.pages.live import stream_after
-from services.gateway.console.pages.vacancies import names
 from services.gateway.console.render import page
 from services.gateway.deps import SessionDep
 from services.gateway.errors import Conflict

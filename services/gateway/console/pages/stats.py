@@ -17,10 +17,10 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from services.gateway.clock import service as clock
+from services.gateway.console.codes import country_name, names
 from services.gateway.console.deps import AdminUser
 from services.gateway.console.i18n import Formats, load_translations
 from services.gateway.console.nav import N_
-from services.gateway.console.pages.agreements import country_name, names
 from services.gateway.console.render import page
 from services.gateway.deps import SessionDep
 from services.gateway.routing import GatewayRoute

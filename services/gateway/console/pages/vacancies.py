@@ -7,16 +7,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from babel import Locale
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from schemas.codes import CefrLevel, isco_unit_groups
+from schemas.codes import CefrLevel
 from services.gateway.auth.models import Role
 from services.gateway.auth.security import Principal
 from services.gateway.console import forms
+from services.gateway.console.codes import names
 from services.gateway.console.deps import EmployerUser, flash
 from services.gateway.console.forms import Form
 from services.gateway.console.nav import N_
@@ -44,27 +44,8 @@ LEVELS = [(level.value, level.value) for level in CefrLevel]
 LIST_ID = "vacancy-list"
 
 
-def country_name(language: str, code: str) -> str:
-    """A country's name in the page's language (Babel's CLDR names), else its code."""
-    return str(Locale.parse(language).territories.get(code, code))
 
 
-def occupation_name(code: str) -> str:
-    """An ISCO-08 unit group with its title (the ILO's English table the API checks)."""
-    title = isco_unit_groups().get(code)
-    return f"{code} {title}" if title else code
-
-
-def language_name(language: str, code: str) -> str:
-    return str(Locale.parse(language).languages.get(code, code))
-
-
-def names(request: Request) -> dict[str, Any]:
-    """Codes of countries, occupations and languages as names, for the templates."""
-    language = request.state.language
-    return {"country": lambda code: country_name(language, code),
-            "occupation": occupation_name,
-            "language_name": lambda code: language_name(language, code)}
 
 
 @router.get(ROUTE, response_class=HTMLResponse)

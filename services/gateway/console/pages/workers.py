@@ -6,15 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from babel import Locale
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
-from schemas.codes import isco_unit_groups
 from services.gateway.auth.models import Role
 from services.gateway.auth.security import Principal
 from services.gateway.console import forms
+from services.gateway.console.codes import names
 from services.gateway.console.deps import AnyUser, StaffUser, WorkerUser, flash
 from services.gateway.console.forms import Form
 from services.gateway.console.nav import N_
@@ -42,19 +41,6 @@ CONFLICTS = (
 )
 Errors = dict[str, tuple[str, dict[str, Any]]]
 
-
-def names(request: Request) -> dict[str, Any]:
-    """Codes of countries, occupations and languages as names (Babel's CLDR names in the
-    page's language; ISCO-08 titles from the ILO's table the API checks)."""
-    locale = Locale.parse(request.state.language)
-
-    def occupation(code: str) -> str:
-        title = isco_unit_groups().get(code)
-        return f"{code} {title}" if title else code
-
-    return {"country": lambda code: str(locale.territories.get(code, code)),
-            "language_name": lambda code: str(locale.languages.get(code, code)),
-            "occupation": occupation}
 
 
 def _values(form: Any) -> dict[str, str]:
