@@ -19,10 +19,8 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import delete
 
-from deploy.kafka.broker import free_port
 from schemas.events import matches as mev
 from schemas.events import triggers as tev
 from schemas.events.matches import match_id
@@ -34,6 +32,7 @@ from services.gateway.stream.models import Change
 from services.gateway.stream.service import latest_id
 from tests.support.console import Browser
 from tests.support.gateway import ADMIN, PASSWORD, Api, advance_match, build_world, match_event
+from tests.support.serving import served
 
 WAIT = 10.0
 #: what an event's data may hold
@@ -57,24 +56,9 @@ def live(database_url: str, tmp_path: Path) -> Iterator[Live]:
                                password_hash_memory_kib=1024, password_hash_time_cost=1,
                                stream_poll_seconds=0.05, stream_heartbeat_seconds=0.5)
     app = create_app(settings)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, name="stream-gateway", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the gateway did not start"
-        time.sleep(0.05)
-    url = f"http://127.0.0.1:{port}"
-    client = httpx.Client(base_url=url, timeout=30)
-    try:
+    with served(app, "stream-gateway") as (url, client):
         yield Live(url=url, api=Api(client=client,  # type: ignore[arg-type]
                                     sessions=app.state.sessions))
-    finally:
-        client.close()
-        server.should_exit = True
-        thread.join(timeout=15)
 
 
 @dataclass
