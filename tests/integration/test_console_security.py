@@ -134,6 +134,9 @@ def test_each_role_sees_only_its_menu_and_gets_403_on_the_others(api: Api, world
 def test_unknown_console_page_is_404_page(api: Api) -> None:
     r = browser(api, "admin").get("/console/no-such-page")
     assert r.status_code == 404 and "does not exist" in r.text
+    # in the browser's language, like every other page
+    r = browser(api, language="ru").get("/console/no-such-page")
+    assert r.status_code == 404 and '<html lang="ru">' in r.text
 
 
 def test_the_api_token_counts_with_the_console_and_is_limited_too(api: Api) -> None:

@@ -19,6 +19,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.gateway.console.deps import SignInRequired, console_request
+from services.gateway.console.i18n import DEFAULT, LANGUAGES, negotiate
 from services.gateway.console.pages import ROUTERS, live
 from services.gateway.console.render import Renderer, page
 from services.gateway.errors import ApiError
@@ -114,7 +115,10 @@ def error_page(request: Request, status: int, code: str) -> HTMLResponse:
     the console's own dependency ran (an unknown path)."""
     state = request.state
     if not hasattr(state, "language"):
-        state.language, state.user, state.flash, state.csrf_token = "en", None, None, ""
+        chosen = request.session.get("lang")
+        state.language = (chosen if chosen in LANGUAGES else None) or negotiate(
+            request.headers.get("accept-language")) or DEFAULT
+        state.user, state.flash, state.csrf_token = None, None, ""
     return page(request, "error.html", status_code=status, status=status, code=code)
 
 
