@@ -5,6 +5,7 @@ template, and :func:`page` to answer with a rendered template."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from gettext import GNUTranslations
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +20,10 @@ from services.gateway.console.nav import sections_for
 TEMPLATES = Path(__file__).parent / "templates"
 
 
-def make_environment(language: str) -> Environment:
+def make_environment(language: str, translations: GNUTranslations) -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(
         default=True, default_for_string=True), undefined=StrictUndefined,
         extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
-    translations = load_translations(language)
     env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
     formats = Formats(language)
     env.filters.update(date=formats.date, datetime=formats.datetime, number=formats.number,
@@ -35,11 +35,17 @@ def make_environment(language: str) -> Environment:
 
 @dataclass
 class Renderer:
+    """Each language's catalog, loaded once, and its template environment; code that
+    translates outside a template (a chart's labels) uses the same catalog."""
+
+    translations: dict[str, GNUTranslations]
     environments: dict[str, Environment]
 
     @classmethod
     def create(cls) -> Renderer:
-        return cls({language: make_environment(language) for language in LANGUAGES})
+        catalogs = {language: load_translations(language) for language in LANGUAGES}
+        return cls(catalogs, {language: make_environment(language, catalog)
+                              for language, catalog in catalogs.items()})
 
 
 def page(request: Request, template: str, status_code: int = 200,

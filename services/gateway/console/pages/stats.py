@@ -5,10 +5,8 @@ it. The charts carry no script: they are shown as images."""
 
 from __future__ import annotations
 
-import gettext
 import re
 from collections.abc import Callable
-from functools import cache
 from typing import Annotated
 
 import pygal
@@ -19,7 +17,7 @@ from sqlalchemy.orm import Session
 from services.gateway.clock import service as clock
 from services.gateway.console.codes import country_name, names
 from services.gateway.console.deps import AdminUser
-from services.gateway.console.i18n import Formats, load_translations
+from services.gateway.console.i18n import Formats
 from services.gateway.console.nav import N_
 from services.gateway.console.render import page
 from services.gateway.deps import SessionDep
@@ -37,11 +35,6 @@ SERIES = (("proposed", N_("Proposed")), ("approved", N_("Approved")),
 SCRIPT = re.compile(rb"<script\b[^>]*?(?:/>|>.*?</script>)", re.DOTALL)
 
 
-@cache
-def translations(language: str) -> gettext.GNUTranslations:
-    return load_translations(language)
-
-
 def _year(db_session: Session, year: int | None) -> int:
     return year or clock.today(db_session=db_session).year
 
@@ -50,9 +43,9 @@ def _svg(chart: pygal.graph.graph.Graph) -> Response:
     return Response(SCRIPT.sub(b"", chart.render()), media_type=SVG)
 
 
-def _chart(kind: Callable[..., pygal.graph.graph.Graph], language: str, title: str,
+def _chart(kind: Callable[..., pygal.graph.graph.Graph], language: str,
+           _: Callable[[str], str], title: str,
            found: list[Flow]) -> pygal.graph.graph.Graph:
-    _ = translations(language).gettext
     chart = kind(title=title, js=[], legend_at_bottom=True, x_label_rotation=20,
                  no_data_text=_("No flows in this year"), width=800, height=420)
     chart.x_labels = [f"{country_name(language, f.destination_country)} · {f.isco_code}"
@@ -75,8 +68,8 @@ def flows_svg(request: Request, user: AdminUser, db_session: SessionDep,
     year = _year(db_session, year)
     found = flows(db_session=db_session, year=year)
     language = request.state.language
-    _ = translations(language).gettext
-    chart = _chart(pygal.Bar, language, _("Flows in %(year)s") % {"year": year}, found)
+    _ = request.app.state.renderer.translations[language].gettext
+    chart = _chart(pygal.Bar, language, _, _("Flows in %(year)s") % {"year": year}, found)
     top = max((getattr(f, key) for f in found for key, _label in SERIES), default=0)
     step = max(1, -(-top // 10))
     chart.y_labels = list(range(0, top + step, step))  # whole people only
@@ -92,8 +85,8 @@ def return_rate_svg(request: Request, user: AdminUser, db_session: SessionDep,
     year = _year(db_session, year)
     found = flows(db_session=db_session, year=year)
     language = request.state.language
-    _ = translations(language).gettext
-    chart = _chart(pygal.Bar, language, _("Return rate in %(year)s") % {"year": year}, found)
+    _ = request.app.state.renderer.translations[language].gettext
+    chart = _chart(pygal.Bar, language, _, _("Return rate in %(year)s") % {"year": year}, found)
     chart.range = (0, 1)
     chart.value_formatter = Formats(language).percent
     chart.add(_("Return rate"), [f.return_rate for f in found])
