@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from schemas.events import agreements as ev
@@ -68,14 +68,27 @@ def list_all(*, db_session: Session, limit: int, offset: int) -> tuple[list[Agre
 
 def quota(*, db_session: Session, agreement_id: str, year: int) -> list[QuotaRead]:
     """Each covered occupation's quota for ``year``, as the matcher last counted it."""
-    row = get(db_session=db_session, agreement_id=agreement_id)
-    used = {u.isco_code: u.used for u in db_session.scalars(
-        select(QuotaUsage).where(QuotaUsage.agreement_id == agreement_id,
-                                 QuotaUsage.year == year))}
-    out = []
-    for occupation in row.terms["occupations"]:
-        annual = int(occupation["annual_quota"])
-        taken = used.get(occupation["isco_code"], 0)
-        out.append(QuotaRead(isco_code=occupation["isco_code"], annual_quota=annual, used=taken,
-                             remaining=max(0, annual - taken)))
+    get(db_session=db_session, agreement_id=agreement_id)  # 404 for an unknown one
+    return quotas(db_session=db_session, keys={(agreement_id, year)})[agreement_id, year]
+
+
+def quotas(*, db_session: Session,
+           keys: set[tuple[str, int]]) -> dict[tuple[str, int], list[QuotaRead]]:
+    """:func:`quota` for several agreements and years in two queries (a page showing
+    many vacancies); an agreement that does not exist is left out."""
+    if not keys:
+        return {}
+    found = {row.id: row for row in db_session.scalars(
+        select(Agreement).where(Agreement.id.in_({a for a, _ in keys})))}
+    used = {(u.agreement_id, u.year, u.isco_code): u.used for u in db_session.scalars(
+        select(QuotaUsage).where(tuple_(QuotaUsage.agreement_id, QuotaUsage.year).in_(keys)))}
+    out: dict[tuple[str, int], list[QuotaRead]] = {}
+    for agreement_id, year in keys:
+        if (row := found.get(agreement_id)) is None:
+            continue
+        out[agreement_id, year] = [
+            QuotaRead(isco_code=o["isco_code"], annual_quota=int(o["annual_quota"]),
+                      used=(taken := used.get((agreement_id, year, o["isco_code"]), 0)),
+                      remaining=max(0, int(o["annual_quota"]) - taken))
+            for o in row.terms["occupations"]]
     return out
