@@ -4,6 +4,7 @@ the API checks codes against). ``names(request)`` is what templates name codes w
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from babel import Locale
@@ -12,11 +13,13 @@ from fastapi import Request
 from schemas.codes import isco_unit_groups
 
 
+@functools.lru_cache(maxsize=4096)  # a page names the same few countries many times
 def country_name(language: str, code: str) -> str:
     """A country's name in ``language``, the code if unknown."""
     return str(Locale.parse(language).territories.get(code, code))
 
 
+@functools.lru_cache(maxsize=4096)
 def language_name(language: str, code: str) -> str:
     """A language's name in ``language``, the code if unknown."""
     return str(Locale.parse(language).languages.get(code, code))

@@ -79,6 +79,27 @@ def _pattern(pattern: str) -> numbers.NumberPattern:
     return numbers.parse_pattern(pattern)
 
 
+#: formatting is pure and a page formats the same figures, dates and scores many times
+#: (a review queue: 200 scores, 40 vacancies' dates and counts), each costing Babel more
+#: than the rest of its line; so each language's words for a value are remembered
+_remembered = functools.lru_cache(maxsize=4096, typed=True)
+
+
+@_remembered
+def _decimal(language: str, value: float | int | Decimal) -> str:
+    return numbers.format_decimal(value, locale=language)
+
+
+@_remembered
+def _date(language: str, value: date, style: str) -> str:
+    return dates.format_date(value, format=style, locale=language)
+
+
+@_remembered
+def _percent(language: str, value: float) -> str:
+    return _pattern("#,##0.#%").apply(value, Locale.parse(language))
+
+
 @dataclass(frozen=True)
 class Formats:
     """Babel's formatting for one locale, as template filters."""
@@ -94,7 +115,7 @@ class Formats:
             return ""
         if isinstance(value, str):
             value = date.fromisoformat(value[:10])
-        return dates.format_date(value, format=style, locale=self.language)
+        return _date(self.language, value, style)
 
     def datetime(self, value: datetime | None) -> str:
         if value is None:
@@ -105,14 +126,14 @@ class Formats:
         if value is None:
             return ""
         if digits is None:
-            return numbers.format_decimal(value, locale=self.locale)
+            return _decimal(self.language, value)
         return _pattern(f"#,##0.{'0' * digits}" if digits else "#,##0").apply(
             value, self.locale)
 
     def percent(self, value: float | None) -> str:
         if value is None:
             return "—"
-        return _pattern("#,##0.#%").apply(value, self.locale)
+        return _percent(self.language, round(value, 3))  # what the pattern shows: 73.4%
 
     def money(self, value: dict[str, str] | None) -> str:
         """``{amount, currency}`` as the locale writes it; whole amounts without minor

@@ -4,6 +4,7 @@ template, and :func:`page` to answer with a rendered template."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from gettext import GNUTranslations
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
 
 from services.gateway.console import labels
 from services.gateway.console.i18n import LANGUAGES, NATIVE_NAMES, Formats, load_translations
@@ -25,12 +27,27 @@ def make_environment(language: str, translations: GNUTranslations) -> Environmen
         default=True, default_for_string=True), undefined=StrictUndefined,
         extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
     env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
+    env.globals.update(_=said_by(translations), gettext=said_by(translations))
     formats = Formats(language)
     env.filters.update(date=formats.date, datetime=formats.datetime, number=formats.number,
                        percent=formats.percent, money=formats.money)
     env.globals.update(language=language, languages=LANGUAGES, native_names=NATIVE_NAMES,
                        word=lambda kind, code: translations.gettext(labels.label(kind, code)))
     return env
+
+
+def said_by(translations: GNUTranslations) -> Callable[..., Markup]:
+    """``_()`` for templates: what Jinja2's newstyle gettext does (the catalog's words
+    trusted, every figure escaped, ``%`` formatting always applied), in one call where
+    Jinja2 makes three (its alias, its wrapper, the catalog): a queue of 40 vacancies
+    spent a tenth of its page on them."""
+    gettext = translations.gettext
+
+    def said(message: str, /, **figures: Any) -> Markup:
+        return Markup(gettext(message) % {  # noqa: S704 (our catalog, figures escaped)
+            name: escape(value) for name, value in figures.items()})
+
+    return said
 
 
 @dataclass
