@@ -47,9 +47,9 @@ jars: $(JARS)
 
 catalogs: install
 	$(VENV)/bin/pybabel extract -F services/gateway/console/babel.cfg -k N_ --no-location \
-	  --omit-header --sort-output -o $(CATALOGS)/messages.pot .
+	  --omit-header --sort-output --width 100 -o $(CATALOGS)/messages.pot .
 	$(VENV)/bin/pybabel update -D messages -i $(CATALOGS)/messages.pot -d $(CATALOGS) \
-	  --no-fuzzy-matching --ignore-obsolete
+	  --no-fuzzy-matching --ignore-obsolete --width 100
 	$(MAKE) $(MO)
 
 up: install jars $(MO)
