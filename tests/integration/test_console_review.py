@@ -36,8 +36,15 @@ def test_queue_shows_proposals_best_first_with_reasons_and_quota(api, world):
     assert "1 of 2 places left in 2027" in text
     assert "0 of 2" in text  # positions filled
     assert "Approve" in text and 'for="reason-' + low + '"' in text
-    assert f'hx-post="/console/review/{low}/approve"' in text
-    assert f'hx-target="#proposal-{low}"' in text
+    # one form per row: Reject is its default button (Enter in the reason), Approve
+    # posts to its own action without the reason's check; htmx swaps the row
+    row = text[text.index(f'id="proposal-{low}"'):]
+    row = row[:row.index("</tr>")]
+    assert row.count("<form") == 1
+    assert f'hx-post="/console/review/{low}/reject"' in row
+    assert (f'formaction="/console/review/{low}/approve" formnovalidate>Approve' in row
+            and row.index(">Reject<") < row.index(">Approve<"))
+    assert 'hx-target="closest tr" hx-swap="outerHTML"' in text
 
 
 def test_queue_leaves_out_vacancies_that_are_not_open(api, world):
@@ -141,3 +148,28 @@ def test_approving_a_decided_proposal_is_a_message_too(api, world):
         "rec", f"/matches/{world['m11']}/approve").status_code == 409
     assert ('role="alert">This proposal was already decided or is waiting for the matcher.'
             in r.text)
+
+
+def test_what_a_row_shows_is_escaped(api, world):
+    """The rows are written in Python (pages/proposal_rows.py), not by the template
+    engine: what the matcher said and what the recruiter typed still render as text."""
+    odd = propose(api, "w2", "v1", "e1", 0.3, [
+        {"code": "new-kind", "text": "<b>bold</b> & <script>alert(1)</script>",
+         "weight": 0.1}])
+    b = browser(api, "rec")
+    page = b.get("/console/review").text
+    assert "&lt;b&gt;bold&lt;/b&gt; &amp; &lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<script>alert(1)" not in page
+    typed = '"><script>alert(2)</script>' + "x" * 200  # too long: shown again, escaped
+    r = b.post(f"/console/review/{odd}/reject", {"reason": typed}, headers=HX)
+    assert r.status_code == 200 and 'aria-invalid="true"' in r.text
+    assert "<script>alert(2)" not in r.text
+    assert 'value="&#34;&gt;&lt;script&gt;alert(2)&lt;/script&gt;xxx' in r.text
+
+
+def test_the_rows_speak_the_page_language(api, world):
+    r = browser(api, "rec", language="hy").get("/console/review")
+    row = r.text[r.text.index(f'id="proposal-{world["m11"]}"'):]
+    row = row[:row.index("</tr>")]
+    assert ">Հաստատել<" in row and ">Մերժել<" in row  # Approve, Reject
+    assert "Approve" not in row and "Reject" not in row and "Proposed" not in row

@@ -17,7 +17,7 @@ the recruiter reloading; a reason being typed is kept (``hx-preserve``)."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -27,13 +27,15 @@ from sqlalchemy.orm import Session
 
 from schemas.events.matches import Decision, MatchStatus
 from services.gateway.agreements import service as agreements
+from services.gateway.agreements.models import QuotaRead
 from services.gateway.auth.security import Principal
-from services.gateway.console import forms, labels
+from services.gateway.console import forms
 from services.gateway.console.codes import names
 from services.gateway.console.deps import RecruiterUser, flash
 from services.gateway.console.forms import Form
 from services.gateway.console.nav import N_
 from services.gateway.console.pages.live import stream_after
+from services.gateway.console.pages.proposal_rows import Row, RowWriter
 from services.gateway.console.render import page
 from services.gateway.deps import SessionDep
 from services.gateway.errors import Conflict
@@ -42,7 +44,7 @@ from services.gateway.matches.models import MatchRead, RejectBody
 from services.gateway.pagination import PathId
 from services.gateway.routing import GatewayRoute
 from services.gateway.vacancies import service as vacancies
-from services.gateway.vacancies.models import VacancyStatus
+from services.gateway.vacancies.models import VacancyRead, VacancyStatus
 
 router = APIRouter(route_class=GatewayRoute, include_in_schema=False)
 QUEUE = "/console/review"
@@ -73,37 +75,27 @@ def refusal(exc: Conflict) -> tuple[str, dict[str, str]]:
     return REFUSED, {}
 
 
-@dataclass
-class Row:
-    match: MatchRead
-    reasons: list[tuple[str, dict[str, str]]]
-    message: tuple[str, dict[str, str]] | None = None  # a refusal, shown as an alert
-    done: tuple[str, dict[str, str]] | None = None  # what was just sent
-    errors: dict[str, Any] = field(default_factory=dict)
-    reason: str = ""
-
-
 def row_of(read: MatchRead, **extra: Any) -> Row:
-    return Row(match=read,
-               reasons=[labels.reason(r.code, r.text) for r in read.reasons], **extra)
+    return Row(match=read, **extra)
 
 
 @dataclass
 class Group:
-    vacancy: dict[str, Any]
-    quota: dict[str, Any] | None
+    vacancy: VacancyRead
+    year: int  # of its start, the quota's year
+    quota: QuotaRead | None  # its occupation's, under its agreement
     rows: list[Row]
 
 
 def queue(db_session: Session, user: Principal, path: str,
           marks: dict[str, Row] | None = None) -> list[Group]:
     """Open vacancies with proposed matches, each vacancy's proposals best first (the
-    listing's order), vacancies in the order of their best proposal."""
+    listing's order), vacancies in the order of their best proposal; each with the
+    quota left for its agreement, occupation and start year."""
     proposed, _ = matches.listing(db_session=db_session, user=user,
                                   status=MatchStatus.PROPOSED, vacancy_id=None,
                                   worker_id=None, limit=SHOWN, offset=0, path=path)
     groups: dict[str, Group] = {}
-    quotas: dict[tuple[str, int], list[Any]] = {}
     found = vacancies.get_many(db_session=db_session,
                                vacancy_ids={m.vacancy_id for m in proposed})
     for m in proposed:
@@ -112,33 +104,26 @@ def queue(db_session: Session, user: Principal, path: str,
             row = found.get(m.vacancy_id)
             if row is None or row.status is not VacancyStatus.OPEN:
                 continue
-            group = groups[m.vacancy_id] = Group(
-                vacancy=vacancies.read(row).model_dump(mode="json"),
-                quota=_quota(db_session, quotas, m.agreement_id, row.start_date.year,
-                             m.isco_code), rows=[])
+            group = groups[m.vacancy_id] = Group(vacancies.read(row), row.start_date.year,
+                                                 None, [])
         marked = (marks or {}).get(m.match_id)
         group.rows.append(marked if marked is not None else row_of(m))
+    left = agreements.quotas(db_session=db_session, keys={
+        (g.vacancy.agreement_id, g.year) for g in groups.values() if g.vacancy.agreement_id})
+    for g in groups.values():
+        g.quota = next((q for q in left.get((g.vacancy.agreement_id or "", g.year), [])
+                        if q.isco_code == g.vacancy.isco_code), None)
     return list(groups.values())
-
-
-def _quota(db_session: Session, cache: dict[tuple[str, int], list[Any]], agreement_id: str,
-           year: int, isco_code: str) -> dict[str, Any] | None:
-    key = (agreement_id, year)
-    if key not in cache:
-        cache[key] = agreements.quota(db_session=db_session, agreement_id=agreement_id,
-                                      year=year)
-    found = next((q for q in cache[key] if q.isco_code == isco_code), None)
-    return {**found.model_dump(mode="json"), "year": year} if found is not None else None
 
 
 def answer(request: Request, db_session: Session, user: Principal, row: Row,
            status_code: int) -> HTMLResponse:
     """The row alone for htmx (200, so it is swapped in), else the whole queue."""
     if request.headers.get("hx-request"):
-        return page(request, "review/_row.html", row=row, partial=True)
+        return HTMLResponse(RowWriter(request, partial=True)(row))
     groups = queue(db_session, user, QUEUE, marks={row.match.match_id: row})
     return page(request, "review/queue.html", status_code=status_code, groups=groups,
-                alert=row.message, partial=False, **names(request))
+                alert=row.message, row=RowWriter(request), **names(request))
 
 
 #: the element the queue's list is in: htmx asks for it alone (``HX-Target``) when the
@@ -151,7 +136,7 @@ def review_queue(request: Request, user: RecruiterUser, db_session: SessionDep) 
     template = ("review/_queue.html" if request.headers.get("hx-target") == LIST_ID
                 else "review/queue.html")
     return page(request, template, groups=queue(db_session, user, QUEUE),
-                alert=None, partial=False, stream_after=stream_after(db_session),
+                alert=None, row=RowWriter(request), stream_after=stream_after(db_session),
                 **names(request))
 
 
