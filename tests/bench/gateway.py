@@ -335,9 +335,11 @@ def client_session(connections: int) -> aiohttp.ClientSession:
 
 
 async def closed_loop(base: str, next_call: Callable[[], Call], connections: int,
-                      seconds: float, warmup: float) -> dict[str, Any]:
+                      seconds: float, warmup: float,
+                      samples: list[float] | None = None) -> dict[str, Any]:
     """``connections`` clients, each sending its next request as soon as the last one
-    is answered; latencies and rps over ``seconds`` after ``warmup``, errors over all."""
+    is answered; latencies and rps over ``seconds`` after ``warmup``, errors over all.
+    The latencies are also added to ``samples`` when given (phases run in rounds)."""
     times: dict[str, list[float]] = defaultdict(list)
     errors: Counter[str] = Counter()
     async with client_session(connections) as http:
@@ -355,6 +357,8 @@ async def closed_loop(base: str, next_call: Callable[[], Call], connections: int
 
         await asyncio.gather(*(client() for _ in range(connections)))
     every = [t for ts in times.values() for t in ts]
+    if samples is not None:
+        samples.extend(every)
     return {"requests": len(every), "rps": len(every) / seconds, **percentiles(every),
             "errors": sum(errors.values()), "error_kinds": dict(errors),
             "routes": {route: {"requests": len(ts), **percentiles(ts)}
@@ -849,17 +853,45 @@ REVIEW_API = "/api/v1/matches"
 
 def measure_console(args: argparse.Namespace, processes: dict[str, ServiceProcess],
                     world: World, base: str) -> dict[str, Any]:
-    def closed(call: Call) -> dict[str, Any]:
-        return cpu_use(processes, lambda: asyncio.run(closed_loop(
-            base, lambda: call, args.connections, args.seconds, args.warmup)))
+    """The API call and the page in alternating rounds (API, page, API, page, ...) that
+    add up to one phase each: how the kernel spreads a round's connections over the
+    API processes, and what else the machine does meanwhile, then weigh on both alike
+    instead of on whichever ran at a bad moment."""
+    calls = {"api": Call("GET /matches?status=proposed (recruiter)", "GET", REVIEW_API,
+                         world.recruiter(), params={"status": "proposed", "limit": "200"}),
+             "page": Call("GET /console/review (recruiter)", "GET", REVIEW_PAGE,
+                          cookie=console_session(base, "counsellor0", PASSWORD))}
+    seconds = args.seconds / args.console_rounds
+    rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in calls}
+    samples: dict[str, list[float]] = {name: [] for name in calls}
 
-    api = closed(Call("GET /matches?status=proposed (recruiter)", "GET", REVIEW_API,
-                      world.recruiter(), params={"status": "proposed", "limit": "200"}))
-    print(f"review queue through the API: {summary(api)}", flush=True)
-    page = closed(Call("GET /console/review (recruiter)", "GET", REVIEW_PAGE,
-                       cookie=console_session(base, "counsellor0", PASSWORD)))
-    print(f"review queue page: {summary(page)}", flush=True)
-    return {"api": api, "page": page, "ratio": page["rps"] / api["rps"]}
+    def phase(name: str) -> Callable[[], dict[str, Any]]:
+        return lambda: asyncio.run(closed_loop(base, lambda: calls[name], args.connections,
+                                               seconds, args.warmup, samples[name]))
+
+    for _ in range(args.console_rounds):
+        for name in calls:
+            rounds[name].append(cpu_use(processes, phase(name)))
+    out = {name: combined(rounds[name], samples[name], args.seconds) for name in calls}
+    print(f"review queue through the API: {summary(out['api'])}", flush=True)
+    print(f"review queue page: {summary(out['page'])}", flush=True)
+    return {**out, "rounds": args.console_rounds, "ratio": out["page"]["rps"] / out["api"]["rps"],
+            "round_ratios": [p["rps"] / a["rps"] for a, p in zip(rounds["api"], rounds["page"],
+                                                                  strict=True)]}
+
+
+def combined(rounds: list[dict[str, Any]], samples: list[float], seconds: float
+             ) -> dict[str, Any]:
+    """Rounds of one phase as one: requests over the total time, percentiles over all
+    latencies, each process's cores averaged over the rounds (of equal length)."""
+    routes = rounds[0]["routes"]
+    return {"requests": len(samples), "rps": len(samples) / seconds, **percentiles(samples),
+            "errors": sum(r["errors"] for r in rounds),
+            "error_kinds": dict(sum((Counter(r["error_kinds"]) for r in rounds), Counter())),
+            "routes": {route: {"requests": len(samples), **percentiles(samples)}
+                       for route in routes},
+            "cores": {name: round(sum(r["cores"][name] for r in rounds) / len(rounds), 2)
+                      for name in rounds[0]["cores"]}}
 
 
 def measure_load(args: argparse.Namespace, processes: dict[str, ServiceProcess],
@@ -908,6 +940,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--poll-ms", type=float, default=25,
                         help="each pending vacancy's poll interval")
     parser.add_argument("--poll-slots", type=int, default=4, help="polls in flight at most")
+    parser.add_argument("--console-rounds", type=int, default=4,
+                        help="alternating rounds of the console phase (API, page, ...)")
     parser.add_argument("--workers", type=int, default=600, help="seeded")
     parser.add_argument("--vacancies", type=int, default=40, help="seeded")
     parser.add_argument("--employers", type=int, default=8)

@@ -154,7 +154,15 @@ def _console_rows(load: dict[str, Any]) -> list[str]:
     return [f"| console: the recruiter's review queue page (`GET /console/review`) | "
             f"{_n(c['page']['rps'])}, p50 / p99 {_ms(c['page'])} | {_n(c['api']['rps'])} "
             f"(`GET /api/v1/matches?status=proposed`, p50 / p99 {_ms(c['api'])}) | "
-            f"{c['ratio']:.3f} | >= 0.5 |"]
+            f"{c['ratio']:.3f}{_spread(c)} | >= 0.5 |"]
+
+
+def _spread(console: dict[str, Any]) -> str:
+    """The ratio of each alternating round (runs from 2026-12-05 on), to see its spread."""
+    ratios = console.get("round_ratios")
+    if not ratios:
+        return ""
+    return f" (rounds: {', '.join(f'{r:.2f}' for r in ratios)})"
 
 
 def _reading_rows(load: dict[str, Any]) -> list[str]:
