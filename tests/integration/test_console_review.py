@@ -29,6 +29,8 @@ def test_queue_shows_proposals_best_first_with_reasons_and_quota(api, world):
     text = r.text
     # both vacancies, v1's proposals best first
     assert 'id="vacancy-v1"' in text and 'id="vacancy-v2"' in text
+    assert '<h2 id="vacancy-v1">Harvest hand</h2>' in text  # the title from its body
+    assert "<dd>Germany</dd>" in text and "<dd>e1</dd>" in text
     assert text.index(f'id="proposal-{world["m11"]}"') < text.index(f'id="proposal-{low}"')
     assert "80%" in text and "35%" in text
     assert "2 year(s) of experience beyond the minimum" in text

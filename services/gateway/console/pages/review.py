@@ -17,7 +17,6 @@ the recruiter reloading; a reason being typed is kept (``hx-preserve``)."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -27,15 +26,13 @@ from sqlalchemy.orm import Session
 
 from schemas.events.matches import Decision, MatchStatus
 from services.gateway.agreements import service as agreements
-from services.gateway.agreements.models import QuotaRead
 from services.gateway.auth.security import Principal
 from services.gateway.console import forms
-from services.gateway.console.codes import names
 from services.gateway.console.deps import RecruiterUser, flash
 from services.gateway.console.forms import Form
 from services.gateway.console.nav import N_
 from services.gateway.console.pages.live import stream_after
-from services.gateway.console.pages.proposal_rows import Row, RowWriter
+from services.gateway.console.pages.review_list import Group, ReviewList, Row
 from services.gateway.console.render import page
 from services.gateway.deps import SessionDep
 from services.gateway.errors import Conflict
@@ -44,7 +41,7 @@ from services.gateway.matches.models import MatchRead, RejectBody
 from services.gateway.pagination import PathId
 from services.gateway.routing import GatewayRoute
 from services.gateway.vacancies import service as vacancies
-from services.gateway.vacancies.models import VacancyRead, VacancyStatus
+from services.gateway.vacancies.models import VacancyStatus
 
 router = APIRouter(route_class=GatewayRoute, include_in_schema=False)
 QUEUE = "/console/review"
@@ -79,14 +76,6 @@ def row_of(read: MatchRead, **extra: Any) -> Row:
     return Row(match=read, **extra)
 
 
-@dataclass
-class Group:
-    vacancy: VacancyRead
-    year: int  # of its start, the quota's year
-    quota: QuotaRead | None  # its occupation's, under its agreement
-    rows: list[Row]
-
-
 def queue(db_session: Session, user: Principal, path: str,
           marks: dict[str, Row] | None = None) -> list[Group]:
     """Open vacancies with proposed matches, each vacancy's proposals best first (the
@@ -96,23 +85,24 @@ def queue(db_session: Session, user: Principal, path: str,
                                   status=MatchStatus.PROPOSED, vacancy_id=None,
                                   worker_id=None, limit=SHOWN, offset=0, path=path)
     groups: dict[str, Group] = {}
-    found = vacancies.get_many(db_session=db_session,
+    found = vacancies.headings(db_session=db_session,
                                vacancy_ids={m.vacancy_id for m in proposed})
     for m in proposed:
         group = groups.get(m.vacancy_id)
         if group is None:
-            row = found.get(m.vacancy_id)
-            if row is None or row.status is not VacancyStatus.OPEN:
+            vacancy, title = found.get(m.vacancy_id, (None, ""))
+            if vacancy is None or vacancy.status is not VacancyStatus.OPEN:
                 continue
-            group = groups[m.vacancy_id] = Group(vacancies.read(row), row.start_date.year,
-                                                 None, [])
+            group = groups[m.vacancy_id] = Group(vacancy, title, None, [])
         marked = (marks or {}).get(m.match_id)
         group.rows.append(marked if marked is not None else row_of(m))
     left = agreements.quotas(db_session=db_session, keys={
-        (g.vacancy.agreement_id, g.year) for g in groups.values() if g.vacancy.agreement_id})
+        (g.vacancy.agreement_id, g.vacancy.start_date.year) for g in groups.values()
+        if g.vacancy.agreement_id})
     for g in groups.values():
-        g.quota = next((q for q in left.get((g.vacancy.agreement_id or "", g.year), [])
-                        if q.isco_code == g.vacancy.isco_code), None)
+        key = (g.vacancy.agreement_id or "", g.vacancy.start_date.year)
+        g.quota = next((q for q in left.get(key, []) if q.isco_code == g.vacancy.isco_code),
+                       None)
     return list(groups.values())
 
 
@@ -120,10 +110,10 @@ def answer(request: Request, db_session: Session, user: Principal, row: Row,
            status_code: int) -> HTMLResponse:
     """The row alone for htmx (200, so it is swapped in), else the whole queue."""
     if request.headers.get("hx-request"):
-        return HTMLResponse(RowWriter(request, partial=True)(row))
+        return HTMLResponse(ReviewList(request, partial=True).row(row))
     groups = queue(db_session, user, QUEUE, marks={row.match.match_id: row})
     return page(request, "review/queue.html", status_code=status_code, groups=groups,
-                alert=row.message, row=RowWriter(request), **names(request))
+                alert=row.message, review_list=ReviewList(request))
 
 
 #: the element the queue's list is in: htmx asks for it alone (``HX-Target``) when the
@@ -136,8 +126,8 @@ def review_queue(request: Request, user: RecruiterUser, db_session: SessionDep) 
     template = ("review/_queue.html" if request.headers.get("hx-target") == LIST_ID
                 else "review/queue.html")
     return page(request, template, groups=queue(db_session, user, QUEUE),
-                alert=None, row=RowWriter(request), stream_after=stream_after(db_session),
-                **names(request))
+                alert=None, review_list=ReviewList(request),
+                stream_after=stream_after(db_session))
 
 
 def _decide(request: Request, db_session: Session, user: Principal, match_id: str,
