@@ -278,3 +278,38 @@ def test_roster_import_is_for_staff_only(api, world):
         assert r.status_code == 403, who
         assert b.get("/console/workers/import/errors.csv").status_code == 403
     assert api.get("rec", "/workers/w10").status_code == 404
+
+
+def test_trigger_reasons_are_words_in_the_page_language(api, world):
+    """Every reason the tracker writes (its own functions, so a change of its wording
+    fails here) is shown in Armenian and Russian, its dates as the language writes
+    them; English pages show the tracker's sentence."""
+    from schemas.events.placements import (EarlyReturnReason, Intention, Need,
+                                           ReturnRegistered)
+    from services.tracker.domain import triggers as tracker
+    from services.tracker.domain.dates import Timing
+
+    back = ReturnRegistered(return_id="ret-9", worker_id="w1", return_date=date(2027, 3, 1),
+                            intentions=[Intention.START_BUSINESS, Intention.LOCAL_JOB],
+                            needs=[Need.CREDIT], skills_acquired=["welding"],
+                            early_return_reason=EarlyReturnReason.EMPLOYER_ABUSE)
+    specs = [*tracker.on_return(back, date(2027, 4, 1), Timing.EARLY),
+             tracker.on_overdue(date(2027, 4, 1), date(2027, 4, 20)),
+             tracker.on_long_overdue(date(2027, 4, 1), 14, date(2027, 5, 1)),
+             tracker.on_reentry(date(2027, 3, 1), date(2027, 6, 1))]
+    assert {s.kind for s in specs} == set(tev.TriggerKind)  # every kind, both of one
+    ids = [fire(api, kind=s.kind, cause=f"c-{n}", reason=s.reason, due=s.due_date)
+           for n, s in enumerate(specs)]
+    english = browser(api, "rec").get("/console/triggers?status=open").text
+    for spec, tid in zip(specs, ids, strict=True):
+        row = row_of(english, f"trigger-{tid}")
+        assert spec.reason.split(": ")[-1] in row and "2027-" not in row
+    assert ("Returned on Mar 1, 2027: offer a consultation at the Migration Resource "
+            "Centre." in row_of(english, f"trigger-{ids[0]}"))
+    for language, march in (("hy", "2027"), ("ru", "1 мар. 2027")):
+        page = browser(api, "rec", language).get("/console/triggers?status=open").text
+        for spec, tid in zip(specs, ids, strict=True):
+            row = row_of(page, f"trigger-{tid}")
+            assert spec.reason[:20] not in row, (language, spec.reason)
+            assert "2027-" not in row  # no ISO date left
+        assert march in row_of(page, f"trigger-{ids[0]}")  # returned on 1 March 2027

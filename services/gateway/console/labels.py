@@ -168,3 +168,58 @@ def reason(code: str, text: str) -> tuple[str, dict[str, str]]:
         if found is not None:
             return pattern[1], found.groupdict()
     return text, {}
+
+
+#: the tracker writes a trigger's reason in English with its figures (tracker's
+#: domain/triggers.py); the console shows it in the user's language from the
+#: trigger's kind and those figures. Groups named ``*_date`` are ISO dates, formatted
+#: for the page's language by the caller.
+DAY = r"\d{4}-\d{2}-\d{2}"
+TRIGGER_REASONS: dict[str, list[tuple[re.Pattern[str], str]]] = {
+    "counselling_referral": [(
+        re.compile(rf"^Returned on (?P<return_date>{DAY}): offer a consultation"),
+        N_("Returned on %(return_date)s: offer a consultation at the Migration Resource "
+           "Centre."))],
+    "business_support": [(
+        re.compile(r"^Intends to start a business or needs credit"),
+        N_("Intends to start a business or needs credit: refer to micro-enterprise "
+           "training and micro-credit."))],
+    "local_job_matching": [(
+        re.compile(r"^Looking for a job at home"),
+        N_("Looking for a job at home: match with local vacancies."))],
+    "skills_recognition": [(
+        re.compile(r"^Acquired skills abroad \((?P<skills>.*)\): start skills recognition"),
+        N_("Acquired skills abroad (%(skills)s): start skills recognition."))],
+    "welfare_check": [(
+        re.compile(rf"^Returned (?P<days>\d+) days before the expected return "
+                   rf"\((?P<expected_date>{DAY})\)"),
+        N_("Returned %(days)s days before the expected return (%(expected_date)s): check "
+           "on the worker's welfare."))],
+    "counter_trafficking_referral": [
+        (re.compile(r"^Returned early reporting abuse by the employer"),
+         N_("Returned early reporting abuse by the employer: refer to counter-trafficking "
+            "services.")),
+        (re.compile(rf"^Still abroad (?P<days>\d+)\+ days after the expected return "
+                    rf"\((?P<expected_date>{DAY})\)"),
+         N_("Still abroad %(days)s or more days after the expected return "
+            "(%(expected_date)s): refer to counter-trafficking services."))],
+    "overdue_return": [(
+        re.compile(rf"^Not back by (?P<expected_date>{DAY}) and the grace period has passed"),
+        N_("Not back by %(expected_date)s and the grace period has passed: contact the "
+           "worker and the employer."))],
+    "reentry_eligible": [(
+        re.compile(rf"^Returned on time on (?P<return_date>{DAY}); the cooldown ended on "
+                   rf"(?P<eligible_date>{DAY})"),
+        N_("Returned on time on %(return_date)s; the waiting period ended on "
+           "%(eligible_date)s: the worker may go again."))],
+}
+
+
+def trigger_reason(kind: str, text: str) -> tuple[str, dict[str, str]] | None:
+    """The msgid and its figures for a trigger's reason; None for one not known here
+    (a newer tracker's), shown as it was written."""
+    for pattern, msgid in TRIGGER_REASONS.get(str(getattr(kind, "value", kind)), []):
+        if (found := pattern.search(text)) is not None:
+            return msgid, found.groupdict()
+    return None
+

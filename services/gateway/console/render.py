@@ -27,8 +27,8 @@ def make_environment(language: str, translations: GNUTranslations) -> Environmen
         default=True, default_for_string=True), undefined=StrictUndefined,
         extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
     env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
-    env.globals.update(_=said_by(translations), gettext=said_by(translations))
-    formats = Formats(language)
+    said, formats = said_by(translations), Formats(language)
+    env.globals.update(_=said, gettext=said, trigger_reason=trigger_words(said, formats))
     env.filters.update(date=formats.date, datetime=formats.datetime, number=formats.number,
                        percent=formats.percent, money=formats.money)
     env.globals.update(language=language, languages=LANGUAGES, native_names=NATIVE_NAMES,
@@ -48,6 +48,21 @@ def said_by(translations: GNUTranslations) -> Callable[..., Markup]:
             name: escape(value) for name, value in figures.items()})
 
     return said
+
+
+def trigger_words(said: Callable[..., Markup], formats: Formats) -> Callable[[str, str], Markup]:
+    """A trigger's reason in the page's language (``labels.trigger_reason``), its dates
+    as the language writes them; an unknown reason as the tracker wrote it."""
+
+    def words(kind: str, text: str) -> Markup:
+        known = labels.trigger_reason(kind, text)
+        if known is None:
+            return escape(text)
+        msgid, figures = known
+        return said(msgid, **{name: formats.date(value) if name.endswith("_date") else value
+                              for name, value in figures.items()})
+
+    return words
 
 
 @dataclass
