@@ -284,8 +284,7 @@ def test_trigger_reasons_are_words_in_the_page_language(api, world):
     """Every reason the tracker writes (its own functions, so a change of its wording
     fails here) is shown in Armenian and Russian, its dates as the language writes
     them; English pages show the tracker's sentence."""
-    from schemas.events.placements import (EarlyReturnReason, Intention, Need,
-                                           ReturnRegistered)
+    from schemas.events.placements import EarlyReturnReason, Intention, Need, ReturnRegistered
     from services.tracker.domain import triggers as tracker
     from services.tracker.domain.dates import Timing
 
