@@ -17,7 +17,6 @@ the recruiter reloading; a reason being typed is kept (``hx-preserve``)."""
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -37,7 +36,7 @@ from services.gateway.console.render import page
 from services.gateway.deps import SessionDep
 from services.gateway.errors import Conflict
 from services.gateway.matches import service as matches
-from services.gateway.matches.models import MatchRead, RejectBody
+from services.gateway.matches.models import RejectBody
 from services.gateway.pagination import PathId
 from services.gateway.routing import GatewayRoute
 from services.gateway.vacancies import service as vacancies
@@ -72,10 +71,6 @@ def refusal(exc: Conflict) -> tuple[str, dict[str, str]]:
     return REFUSED, {}
 
 
-def row_of(read: MatchRead, **extra: Any) -> Row:
-    return Row(match=read, **extra)
-
-
 def queue(db_session: Session, user: Principal, path: str,
           marks: dict[str, Row] | None = None) -> list[Group]:
     """Open vacancies with proposed matches, each vacancy's proposals best first (the
@@ -95,7 +90,7 @@ def queue(db_session: Session, user: Principal, path: str,
                 continue
             group = groups[m.vacancy_id] = Group(vacancy, title, None, [])
         marked = (marks or {}).get(m.match_id)
-        group.rows.append(marked if marked is not None else row_of(m))
+        group.rows.append(marked if marked is not None else Row(m))
     left = agreements.quotas(db_session=db_session, keys={
         (g.vacancy.agreement_id, g.vacancy.start_date.year) for g in groups.values()
         if g.vacancy.agreement_id})
@@ -140,12 +135,12 @@ def _decide(request: Request, db_session: Session, user: Principal, match_id: st
         current = matches.get(db_session=db_session, match_id=match_id)
         read = matches.read(db_session=db_session, row=current, user=user, path=QUEUE)
         return answer(request, db_session, user,
-                      row_of(read, message=refusal(exc), reason=reason or ""), 409)
+                      Row(read, message=refusal(exc), reason=reason or ""), 409)
     if not request.headers.get("hx-request"):
         flash(request, done)
         return RedirectResponse(QUEUE, status_code=303)  # type: ignore[return-value]
     read = matches.read(db_session=db_session, row=row, user=user, path=QUEUE)
-    return answer(request, db_session, user, row_of(read, done=(done, {})), 200)
+    return answer(request, db_session, user, Row(read, done=(done, {})), 200)
 
 
 @router.post(f"{ROUTE}/{{match_id}}/approve", response_class=HTMLResponse)
@@ -166,7 +161,7 @@ def reject(request: Request, match_id: PathId, user: RecruiterUser, form: Form,
         current = matches.get(db_session=db_session, match_id=match_id)
         read = matches.read(db_session=db_session, row=current, user=user, path=QUEUE)
         return answer(request, db_session, user,
-                      row_of(read, errors=forms.errors_of(exc), reason=text), 422)
+                      Row(read, errors=forms.errors_of(exc), reason=text), 422)
     return _decide(request, db_session, user, match_id, Decision.REJECT, body.reason,
                    N_("Rejection sent."))
 
