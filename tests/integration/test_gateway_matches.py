@@ -74,6 +74,8 @@ def test_approving_beyond_the_quota_is_409(api, world):
     assert r.status_code == 409 and "quota" in r.json()["message"]
     quota = api.get("rec", "/agreements/am-de/quota", params={"year": 2027}).json()
     assert quota == [{"isco_code": "6111", "annual_quota": 2, "used": 1, "remaining": 1}]
+    r = api.get("rec", "/agreements/am-xx/quota", params={"year": 2027})
+    assert r.status_code == 404 and "am-xx" in r.json()["message"]
 
 
 def test_approving_for_a_closed_vacancy_is_409(api, world):

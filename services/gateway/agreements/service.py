@@ -68,8 +68,10 @@ def list_all(*, db_session: Session, limit: int, offset: int) -> tuple[list[Agre
 
 def quota(*, db_session: Session, agreement_id: str, year: int) -> list[QuotaRead]:
     """Each covered occupation's quota for ``year``, as the matcher last counted it."""
-    get(db_session=db_session, agreement_id=agreement_id)  # 404 for an unknown one
-    return quotas(db_session=db_session, keys={(agreement_id, year)})[agreement_id, year]
+    found = quotas(db_session=db_session, keys={(agreement_id, year)}).get((agreement_id, year))
+    if found is None:
+        raise NotFound(f"No agreement {agreement_id}")
+    return found
 
 
 def quotas(*, db_session: Session,
