@@ -30,14 +30,6 @@ def get(*, db_session: Session, vacancy_id: str) -> Vacancy:
     return row
 
 
-def get_many(*, db_session: Session, vacancy_ids: set[str]) -> dict[str, Vacancy]:
-    """The vacancies of these ids that exist, in one query."""
-    if not vacancy_ids:
-        return {}
-    rows = db_session.scalars(select(Vacancy).where(Vacancy.id.in_(vacancy_ids)))
-    return {row.id: row for row in rows}
-
-
 def headings(*, db_session: Session, vacancy_ids: set[str]) -> dict[str, tuple[Vacancy, str]]:
     """The vacancies of these ids that exist, each with its title, in one query that
     leaves the rest of their bodies unread: for a page heading many vacancies (the
