@@ -52,6 +52,8 @@ def up() -> int:
     report = ensure_topics(settings.bootstrap_list, catalogue(settings.topic_prefix))
     print(f"[up] topics: {len(report.created)} created, {len(report.verified)} verified",
           flush=True)
+    for change in report.altered:
+        print(f"[up] topic setting changed to the catalogue's: {change}", flush=True)
     for problem in report.problems:
         print(f"[up] topic problem: {problem}", file=sys.stderr, flush=True)
     subprocess.run([sys.executable, "-m", "services.gateway", "migrate"], check=True, cwd=ROOT)

@@ -1,4 +1,7 @@
 """Create or verify every topic of the catalogue, idempotently (kafka-python admin).
+A topic that exists with settings other than the catalogue's gets the catalogue's
+(an upgrade that changes a topic's settings applies them on the next start); a
+partition count that differs is reported, never changed (that would move keys).
 
     python -m eventbus.admin [--verify-only]
 """
@@ -9,7 +12,7 @@ import argparse
 import sys
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
@@ -24,6 +27,8 @@ class Report:
     created: list[str]
     verified: list[str]
     problems: list[str]
+    #: "topic: key=value" settings changed to the catalogue's
+    altered: list[str] = field(default_factory=list)
 
 
 def admin_client(bootstrap: str | list[str], timeout: float = 60.0) -> KafkaAdminClient:
@@ -62,8 +67,13 @@ def ensure_topics(bootstrap: str | list[str], topics: Iterable[Topic] | None = N
         problems = [f"missing: {t.name}" for t in missing
                     if t.name not in created and t.name not in existing]
         present = [t for name, t in wanted.items() if name in existing]
-        problems += _verify(client, present)
-        return Report(created=created, verified=[t.name for t in present], problems=problems)
+        partitions, drift = _verify(client, present)
+        altered = _alter(client, drift) if create else []
+        problems += partitions + [f"{t.name}: {key}={found}, catalogue says {value}"
+                                  for t, key, found, value in drift
+                                  if f"{t.name}: {key}={value}" not in altered]
+        return Report(created=created, verified=[t.name for t in present], problems=problems,
+                      altered=altered)
     finally:
         client.close()
 
@@ -76,9 +86,13 @@ def _topic_error(response: dict[str, Any], name: str) -> type[KafkaError] | None
     return None
 
 
-def _verify(client: KafkaAdminClient, topics: list[Topic]) -> list[str]:
+Drift = tuple[Topic, str, str | None, str]  # topic, setting, as found, as catalogued
+
+
+def _verify(client: KafkaAdminClient, topics: list[Topic]) -> tuple[list[str], list[Drift]]:
+    """Partition counts that differ from the catalogue, and settings that do."""
     if not topics:
-        return []
+        return [], []
     problems = []
     described = {d["name"]: d for d in client.describe_topics([t.name for t in topics])}
     for t in topics:
@@ -88,13 +102,30 @@ def _verify(client: KafkaAdminClient, topics: list[Topic]) -> list[str]:
     configs = client.describe_configs(
         [ConfigResource(ConfigResourceType.TOPIC, t.name) for t in topics],
         config_filter="all").get("topic", {})
+    drift: list[Drift] = []
     for t in topics:
         actual = configs.get(t.name, {})
         for key, value in t.topic_config().items():
             found = actual.get(key, {}).get("value")
             if found != value:
-                problems.append(f"{t.name}: {key}={found}, catalogue says {value}")
-    return problems
+                drift.append((t, key, found, value))
+    return problems, drift
+
+
+def _alter(client: KafkaAdminClient, drift: list[Drift]) -> list[str]:
+    """Set the catalogue's values where a topic's differ (incrementally: settings the
+    catalogue does not name are left as they are). Returns what was changed."""
+    wanted: dict[str, dict[str, str]] = {}
+    for t, key, _, value in drift:
+        wanted.setdefault(t.name, {})[key] = value
+    if not wanted:
+        return []
+    response = client.alter_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, name, configs=configs)
+         for name, configs in wanted.items()], incremental=True)
+    done = {name for name, result in response.get("topic", {}).items() if result == "OK"}
+    return [f"{name}: {key}={value}" for name, configs in wanted.items() if name in done
+            for key, value in configs.items()]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     report = ensure_topics(settings.bootstrap_list, catalogue(settings.topic_prefix),
                            create=not args.verify_only)
     print(f"topics: {len(report.created)} created, {len(report.verified)} verified")
+    for change in report.altered:
+        print(f"set to the catalogue's value: {change}")
     for p in report.problems:
         print(f"problem: {p}", file=sys.stderr)
     return 1 if report.problems else 0

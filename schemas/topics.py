@@ -157,13 +157,33 @@ TRACKER_TICKS = Topic(
 INTERNAL: tuple[Topic, ...] = (MATCHER_AGREEMENTS_BROADCAST, MATCHER_MARKET, TRACKER_TICKS)
 
 
+#: How a table's changelog is compacted. Kafka never compacts a partition's open
+#: segment, and by default a segment stays open until it holds 1 GiB or is 7 days
+#: old: at our sizes compaction would never run, and a recovery would replay every
+#: version of every key ever written. Segments close at 16 MiB or after 15 minutes;
+#: a closed segment is compacted once a quarter of the log is superseded versions,
+#: and within an hour whatever the ratio, so what a recovery reads follows the
+#: table's size, not its history. A record stays at least a minute before it may be
+#: compacted away, and a tombstone (a deleted key) stays 24 hours after its segment
+#: was compacted: a local state store older than that may hold keys deleted since,
+#: and must be rebuilt from the changelog instead (eventbus/tablestore.py).
+CHANGELOG_CONFIG: dict[str, str] = {
+    "segment.bytes": str(16 * 1024 * 1024),
+    "segment.ms": str(15 * 60 * 1000),
+    "min.cleanable.dirty.ratio": "0.25",
+    "max.compaction.lag.ms": str(3600 * 1000),
+    "min.compaction.lag.ms": "60000",
+    "delete.retention.ms": str(24 * 3600 * 1000),
+}
+
+
 def changelog(app_id: str, table: str, partitions: int = PARTITIONS) -> Topic:
-    """A faust table's changelog: compacted, created here with the right settings
-    before faust would create it with its own."""
+    """A faust table's changelog: compacted (:data:`CHANGELOG_CONFIG`), created here
+    with the right settings before faust would create it with its own."""
     return Topic(f"{app_id}-{table}-changelog", "state key",
                  f"State of {app_id}'s {table} table.", (), (app_id,), (app_id,),
                  partitions=partitions, compacted=True, internal=True,
-                 config={"min.compaction.lag.ms": "60000"})
+                 config=dict(CHANGELOG_CONFIG))
 
 
 MATCHER_APP = "circular-matcher"
