@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -39,6 +40,7 @@ from schemas.events.base import Event
 from schemas.topics import AGREEMENTS, EMPLOYERS, MATCHES, VACANCIES, WORKERS, catalogue
 from services.matcher.domain.candidates import MarketIndex, naive_best
 from services.matcher.domain.views import VacancyView, WorkerView
+from tests.bench import restart
 from tests.bench.baseline import bare_consume, produce
 from tests.bench.measure import group_lag, peak_rss_mib, records, rss_mib, write_results
 from tests.bench.roster import Roster
@@ -94,7 +96,8 @@ def throughput(bootstrap: str, prefix: str, roster: Roster, n_workers: int,
         if time.monotonic() - started > 3600:
             raise TimeoutError("matcher did not finish the roster within an hour")
     elapsed = time.monotonic() - (first or started)
-    return {"matcher": matcher, "events": total, "seconds": elapsed,
+    return {"matcher": matcher, "inputs": inputs, "internal": internal,
+            "events": total, "seconds": elapsed,
             "matcher_eps": total / elapsed, "bare_eps": bare_eps,
             "ratio": total / elapsed / bare_eps,
             "faust_ceiling_eps": ceiling_eps, "ceiling_ratio": ceiling_eps / bare_eps,
@@ -231,6 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=int, default=100)
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--engine-sizes", default="10000,100000,1000000")
+    parser.add_argument("--restart-after", default="1,5", help="rounds of churn (every "
+                        "worker's profile sent again) after which the matcher is killed and "
+                        "restarted; empty: no restart phase")
     parser.add_argument("--out", default=str(ROOT / "var" / "bench" / "matcher.json"))
     args = parser.parse_args(argv)
     results: dict[str, Any] = {"roster": {"workers": args.workers, "vacancies": args.vacancies,
@@ -246,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         tp = throughput(broker.bootstrap, prefix, roster, args.workers, args.vacancies,
                         args.employers, var)
         matcher = tp.pop("matcher")
+        inputs, internal = tp.pop("inputs"), tp.pop("internal")
         results["throughput"] = tp
         print(f"throughput: {tp['matcher_eps']:.0f} events/s through the matcher, "
               f"{tp['bare_eps']:.0f} bare ({tp['ratio']:.3f}), "
@@ -259,6 +266,13 @@ def main(argv: list[str] | None = None) -> int:
         results["memory"] = {"peak_rss_mib": peak, "idle_rss_mib": tp["idle_rss_mib"],
                              "per_100k_workers_mib": (peak - tp["idle_rss_mib"])
                              * 100_000 / args.workers}
+        after = [int(n) for n in args.restart_after.split(",") if n.strip()]
+        if after:
+            world = restart.World(
+                broker.bootstrap, prefix, roster, args.workers, args.employers,
+                args.vacancies + results["latency"]["vacancies"], inputs, internal)
+            results["restart"] = {"store": os.environ.get("CIRCULAR_TABLE_STORE", "default"),
+                                  "rounds": restart.rounds(world, matcher, after)}
         matcher.stop()
     write_results(args.out, results)
     return 0

@@ -1,0 +1,139 @@
+"""Restart of a stream worker (part of ``make bench``): how long after a SIGKILL a
+new worker makes its next decision, and whether that grows with history.
+
+Rounds of churn rewrite the state again and again (every worker of the roster sends
+a new profile, which re-scores and displaces proposals), so the changelogs hold ever
+more superseded versions while the state itself stays the size of the roster. After
+the rounds asked for, the worker is killed with SIGKILL and started again on the
+same local files; a vacancy is posted at once, and the time from the new process's
+start to that vacancy's first proposal on ``circular.matches`` is the restart time.
+It covers the group's rebalance (the dead member is only dropped after the session
+timeout), the tables' recovery and the first decision."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from schemas.codec import decode, encode
+from schemas.events import matches as mv
+from schemas.events import workers as wk
+from schemas.topics import MATCHER_APP, MATCHES, TABLES, VACANCIES, WORKERS, changelog
+from tests.bench.baseline import produce
+from tests.bench.measure import group_lag, records
+from tests.bench.roster import Roster
+from tests.support.processes import ServiceProcess
+
+PROPOSAL_TIMEOUT_S = 600.0
+
+
+@dataclass
+class World:
+    """Where the matcher under test runs and what it was fed so far."""
+
+    bootstrap: str
+    prefix: str
+    roster: Roster
+    workers: int
+    employers: int
+    next_vacancy: int
+    inputs: list[str]
+    internal: list[str]
+
+    def name(self, topic: Any) -> str:
+        return str(topic.prefixed(self.prefix).name)
+
+
+def churn(world: World, matcher: ServiceProcess, round_no: int) -> float:
+    """Every worker sends a new profile; returns the seconds until the matcher caught
+    up with all of it."""
+    def updated(i: int) -> wk.WorkerProfileUpdated:
+        fresh = world.roster.worker(i).model_dump(exclude={"worker_id"})
+        return wk.WorkerProfileUpdated(worker_id=f"w{i}", **fresh)
+
+    started = time.monotonic()
+    asyncio.run(produce(world.bootstrap, world.name(WORKERS),
+                        records([updated(i) for i in range(world.workers)])))
+    _caught_up(world, matcher, f"churn round {round_no}")
+    return time.monotonic() - started
+
+
+def _caught_up(world: World, matcher: ServiceProcess, what: str) -> None:
+    group = f"{world.prefix}{MATCHER_APP}"
+    deadline = time.monotonic() + 3600
+    while group_lag(world.bootstrap, group, world.inputs + world.internal) != 0:
+        if not matcher.alive:
+            raise RuntimeError(f"the matcher died during {what}; see {matcher.log_path}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the matcher did not catch up with {what} in an hour")
+        time.sleep(0.5)
+
+
+def changelog_records(world: World) -> int:
+    """Records ever written to the matcher's changelogs (their end offsets): the
+    history a recovery without compaction or local state would read."""
+    consumer = KafkaConsumer(bootstrap_servers=world.bootstrap)
+    try:
+        parts = []
+        for table in TABLES[MATCHER_APP]:
+            name = changelog(world.prefix + MATCHER_APP, table).name
+            parts += [TopicPartition(name, p) for p in consumer.partitions_for_topic(name) or ()]
+        return sum(consumer.end_offsets(parts).values())
+    finally:
+        consumer.close()
+
+
+def restart(world: World, matcher: ServiceProcess) -> dict[str, Any]:
+    """SIGKILL, start again, post a vacancy: seconds from the start to its proposal."""
+    matches = world.name(MATCHES)
+    consumer = KafkaConsumer(bootstrap_servers=world.bootstrap)
+    parts = [TopicPartition(matches, p) for p in consumer.partitions_for_topic(matches) or ()]
+    consumer.assign(parts)
+    consumer.seek_to_end(*parts)
+    for tp in parts:
+        consumer.position(tp)
+    vacancy = world.roster.vacancy(world.next_vacancy, world.employers)
+    world.next_vacancy += 1
+    history = changelog_records(world)
+    matcher.kill()
+    started = time.monotonic()
+    matcher.restart()
+    producer = KafkaProducer(bootstrap_servers=world.bootstrap)
+    enc = encode(vacancy, source="/bench")
+    producer.send(world.name(VACANCIES), key=enc.key, value=enc.value, headers=enc.headers)
+    producer.flush()
+    producer.close()
+    proposed = None
+    try:
+        while proposed is None and time.monotonic() - started < PROPOSAL_TIMEOUT_S:
+            if not matcher.alive:
+                raise RuntimeError(f"the matcher died on restart; see {matcher.log_path}")
+            for batch in consumer.poll(timeout_ms=200).values():
+                for r in batch:
+                    d = decode(r.value, [(k, bytes(v)) for k, v in r.headers])
+                    if (isinstance(d.event, mv.MatchProposed)
+                            and d.event.vacancy_id == vacancy.vacancy_id):
+                        proposed = time.monotonic() - started
+    finally:
+        consumer.close()
+    _caught_up(world, matcher, "the restart")
+    return {"seconds_to_first_proposal": proposed, "changelog_records_written": history}
+
+
+def rounds(world: World, matcher: ServiceProcess, after: list[int]) -> list[dict[str, Any]]:
+    """Churn, and restart after each number of rounds in ``after`` (e.g. 1 and 5)."""
+    out = []
+    done = 0
+    for target in sorted(after):
+        churn_s = 0.0
+        while done < target:
+            done += 1
+            churn_s += churn(world, matcher, done)
+        result = {"after_rounds": target, "churn_seconds": churn_s, **restart(world, matcher)}
+        print(f"restart after {target} round(s) of churn: {result}", flush=True)
+        out.append(result)
+    return out
