@@ -23,7 +23,7 @@ from faust.transport.consumer import ensure_TP
 from faust.transport.drivers import TRANSPORTS
 from faust.transport.drivers import aiokafka as aiokafka_driver
 
-from eventbus import positions
+from eventbus import positions, tablestore
 from eventbus.settings import KafkaSettings
 
 TRANSPORT_SCHEME = "circularkafka"
@@ -276,18 +276,23 @@ class Transport(aiokafka_driver.Transport):
     Producer = IdempotentProducer
 
 
-def make_app(app_id: str, settings: KafkaSettings, *, store: str = "memory://",
+def make_app(app_id: str, settings: KafkaSettings, *, table_store: str = "memory",
+             table_max_age_hours: float = tablestore.DEFAULT_MAX_AGE_SECONDS / 3600,
              web_port: int | None = None, **overrides: Any) -> faust.App:
     """A new faust app. Nothing connects until the worker starts it. Refuses a faust
-    release other than the pinned one (:func:`check_faust_version`)."""
+    release other than the pinned one (:func:`check_faust_version`). Its tables live in
+    memory, or with ``table_store="rocksdb"`` in :class:`eventbus.tablestore.TableStore`
+    under the app's datadir."""
     check_faust_version()
+    if table_store not in ("memory", "rocksdb"):
+        raise ValueError(f"unknown table store {table_store!r}")
     TRANSPORTS.aliases.setdefault(TRANSPORT_SCHEME, f"{__name__}:Transport")
     brokers = ";".join(f"{TRANSPORT_SCHEME}://{b}" for b in settings.bootstrap_list)
     datadir = Path(settings.var_dir) / "faust" / app_id
     datadir.parent.mkdir(parents=True, exist_ok=True)
     options: dict[str, Any] = {
         "broker": brokers,
-        "store": store,
+        "store": f"{tablestore.SCHEME}://" if table_store == "rocksdb" else "memory://",
         "datadir": str(datadir),
         "processing_guarantee": "at_least_once",
         "topic_partitions": 6,
@@ -310,6 +315,8 @@ def make_app(app_id: str, settings: KafkaSettings, *, store: str = "memory://",
     }
     options.update(overrides)
     app = faust.App(app_id, **options)
+    if table_store == "rocksdb":
+        tablestore.install(app, table_max_age_hours * 3600)
 
     @app.timer(interval=5.0)
     async def stalled_commits() -> None:

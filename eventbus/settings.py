@@ -4,7 +4,7 @@ Environment variables with the prefix ``CIRCULAR_``, read once at start."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -50,6 +50,13 @@ class StreamSettings(KafkaSettings):
         "harness's control run, which must then see duplicates")] = True
     batch_size: Annotated[int, Field(ge=1, le=10_000,
                                      description="Records handled per stage batch")] = 500
+    table_store: Annotated[Literal["rocksdb", "memory"], Field(
+        description="Where the stages' tables live: RocksDB under var_dir/faust/<app> "
+        "(a restart replays only the changelog after it) or memory (a restart replays "
+        "every changelog from its start)")] = "rocksdb"
+    table_store_max_age_hours: Annotated[float, Field(
+        gt=0, lt=24, description="A local table partition older than this is rebuilt "
+        "from its changelog (keep it under the changelogs' 24 h delete.retention.ms)")] = 20.0
 
     def stage_options(self) -> dict[str, object]:
         return {"dedup_retention_s": self.dedup_retention_hours * 3600, "dedup": self.dedup,

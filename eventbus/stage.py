@@ -21,6 +21,11 @@ transaction per partition:
    position (``pos:<p>``);
 5. the outputs are published; once Kafka acknowledged them all, ``out:`` is deleted.
 
+With the RocksDB table store (:mod:`eventbus.tablestore`) the state is read and
+written through a view of the record's partition, step 4 waits until Kafka
+acknowledged the changelog records, and only then does the store write them to the
+partition's database with their offset (a restart replays the changelog after it).
+
 A changelog partition is written in order by one idempotent producer, so if any
 later write of step 4 survived a crash, the outbox entry did too: on recovery every
 ``out:`` entry still present is published again. Output ids are deterministic
@@ -58,6 +63,7 @@ from eventbus.handlers import (
     StateTx,
 )
 from eventbus.positions import POSITION, Cursor, Verdict
+from eventbus.tablestore import TableStore
 from schemas.codec import DecodeError, decode, encode
 from schemas.envelope import Envelope
 from schemas.registry import by_type
@@ -149,6 +155,7 @@ class Stage:
     _changelog: list[tuple[bytes, bytes | None, int]] = field(default_factory=list)
     cursor: Cursor = field(init=False)
     _recoveries: int = 0
+    _flushing: asyncio.Lock | None = None
 
     def __post_init__(self) -> None:
         self.cursor = Cursor(self.name, positions.of(self.app))
@@ -190,7 +197,7 @@ class Stage:
             batch = batches.get(msg.partition)
             if batch is None:
                 batch = batches[msg.partition] = _PartitionBatch(
-                    StateTx(self._state(), indexes=self.indexes))
+                    StateTx(self._state(msg.partition), indexes=self.indexes))
             verdict, seek = self.cursor.check((msg.topic, msg.partition), msg.offset,
                                               batch.reached.get(msg.topic))
             if verdict is Verdict.REPEAT and self.dedup:
@@ -297,12 +304,25 @@ class Stage:
         self._seen[seen_key] = time.time()
         self.stats.processed += 1
 
-    def _state(self) -> Any:
+    def _state(self, partition: int) -> Any:
         """What handlers read: the table's store, without faust's per-read sensors
-        (the plain dict inside the memory store when there is one)."""
+        (the plain dict inside the memory store when there is one; the partition's
+        view of a :class:`TableStore`)."""
         store = self.table.data
+        if isinstance(store, TableStore):
+            return store.partition(partition)
         inner = getattr(store, "data", None)
         return inner if isinstance(inner, dict) else store
+
+    def _tablestore(self) -> TableStore | None:
+        store = self.table.data
+        return store if isinstance(store, TableStore) else None
+
+    def _owns(self, partition: int) -> bool:
+        """Whether the partition's state is still this worker's (always with the
+        memory store, which keeps every partition in one dict)."""
+        store = self._tablestore()
+        return store is None or store.owns(partition)
 
     def _ignores(self, headers: list[tuple[str, bytes]]) -> bool:
         assert self.accepts is not None
@@ -359,6 +379,18 @@ class Stage:
             yield f"{OUTBOX}{partition}:{batch.ids[0]}:{number}", chunk
 
     def _write(self, partition: int, key: str, value: Any, index: bool = True) -> None:
+        store = self._tablestore()
+        if store is not None:
+            view = store.partition(partition)
+            old = view.get(key) if index and self.indexes else None
+            self._changelog.append((*view.write(key, value), partition))
+        else:
+            old = self._write_memory(partition, key, value)
+        if index:
+            for idx in self.indexes:
+                idx.apply(key, old, value)
+
+    def _write_memory(self, partition: int, key: str, value: Any) -> Any:
         data = self.table.data
         old = data.get(key)
         if value is None:
@@ -376,9 +408,7 @@ class Stage:
                 key_partition.pop(key, None)
             else:
                 key_partition[key] = partition
-        if index:
-            for idx in self.indexes:
-                idx.apply(key, old, value)
+        return old
 
     def _record(self, out: Output, cause: str) -> dict[str, Any]:
         enc = encode(out.event, source=self.source, event_id=out.event_id, causation_id=cause)
@@ -394,7 +424,13 @@ class Stage:
     async def _flush_changelog(self) -> None:
         """Hand the staged changelog writes to the producer, in order. Straight to the
         idempotent producer (not faust's buffer, which throttles consumption): one
-        partition's records stay in the order written."""
+        partition's records stay in the order written. With a :class:`TableStore`,
+        wait until Kafka acknowledged them all; the store then writes them to its
+        databases (never before: the changelog is the truth)."""
+        store = self._tablestore()
+        if store is not None:
+            await self._flush_to_store(store)
+            return
         pending, self._changelog = self._changelog, []
         if not pending:
             return
@@ -402,6 +438,24 @@ class Stage:
         topic = self.table.changelog_topic.get_topic_name()
         for key, value, partition in pending:
             await producer.send(topic, key, value, partition, None, None)
+
+    async def _flush_to_store(self, store: TableStore) -> None:
+        if self._flushing is None:
+            self._flushing = asyncio.Lock()
+        # one flush at a time hands its records over (the timer's prune and a batch
+        # would interleave theirs), so each sealed layer is contiguous in the changelog
+        async with self._flushing:
+            pending, self._changelog = self._changelog, []
+            if not pending:
+                return
+            layers = store.seal({partition for _, _, partition in pending})
+            producer = self.app.producer
+            topic = self.table.changelog_topic.get_topic_name()
+            sent = [await producer.send(topic, key, value, partition, None, None)
+                    for key, value, partition in pending]
+        delivered = store.on_delivery(layers, [p for _, _, p in pending], sent)
+        # a rebalance that cancels this task does not cancel the delivery's bookkeeping
+        await asyncio.shield(delivered)
 
     async def _publish(self, outbox_key: str, partition: int,
                        records: list[dict[str, Any]]) -> None:
@@ -418,7 +472,8 @@ class Stage:
         def done(_: Any) -> None:
             delivered = all(f.done() and not f.cancelled() and f.exception() is None
                             for f in futures)
-            if delivered and outbox_key in self.table.data:
+            if delivered and self._owns(partition) \
+                    and outbox_key in self._state(partition):
                 # the tombstone goes out with the next batch's changelog writes; until
                 # then a crash only means the entry is published again
                 self._write(partition, outbox_key, None)
@@ -452,7 +507,7 @@ class Stage:
         pending = []
         markers = []
         reached: dict[int, dict[str, Any]] = {}
-        for key, value in list(self.table.data.items()):
+        for key, value in self._items(assigned):
             for index in self.indexes:
                 index.apply(key, None, value)
             if not isinstance(value, dict) or value.get("p") not in assigned:
@@ -476,12 +531,23 @@ class Stage:
             log.info("re-published outbox entries left by a crash",
                      extra={"stage": self.name, "entries": len(pending)})
 
+    def _items(self, assigned: set[int]) -> Iterator[tuple[str, Any]]:
+        """Every key of the table this worker holds: of the partitions assigned with a
+        :class:`TableStore`, of all it kept with the memory store (which forgot the
+        others when its recovery completed)."""
+        store = self._tablestore()
+        if store is None:
+            yield from list(self.table.data.items())
+            return
+        for partition in sorted(assigned):
+            yield from store.partition(partition).items()
+
     async def prune_seen(self) -> None:
         cutoff = time.time() - self.dedup_retention_s
         while self._seen_records and self._seen_records[0][0] < cutoff:
             _, key, partition, ids = self._seen_records.popleft()
             for event_id in ids:
                 self._seen.pop(f"{partition}:{event_id}", None)
-            if key in self.table.data:
+            if self._owns(partition) and key in self._state(partition):
                 self._write(partition, key, None)
         await self._flush_changelog()

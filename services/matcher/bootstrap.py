@@ -32,7 +32,9 @@ SOURCE = "/circular/matcher"
 
 def build(settings: MatcherSettings) -> faust.App:
     name = settings.topic
-    app = make_app(name(t.MATCHER_APP), settings, web_port=settings.matcher_web_port)
+    app = make_app(name(t.MATCHER_APP), settings, web_port=settings.matcher_web_port,
+                   table_store=settings.table_store,
+                   table_max_age_hours=settings.table_store_max_age_hours)
     common: dict[str, Any] = {"source": SOURCE, **settings.stage_options()}
 
     router = AgreementRouter(name(t.MATCHER_AGREEMENTS_BROADCAST.name), t.PARTITIONS)

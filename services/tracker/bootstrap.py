@@ -24,7 +24,9 @@ SOURCE = "/circular/tracker"
 
 def build(settings: TrackerSettings) -> faust.App:
     name = settings.topic
-    app = make_app(name(t.TRACKER_APP), settings, web_port=settings.tracker_web_port)
+    app = make_app(name(t.TRACKER_APP), settings, web_port=settings.tracker_web_port,
+                   table_store=settings.table_store,
+                   table_max_age_hours=settings.table_store_max_age_hours)
     common: dict[str, Any] = {"source": SOURCE, **settings.stage_options()}
     clock = ClockStage(name(t.TRACKER_TICKS.name), t.PARTITIONS)
     Stage(app=app, name="clock", topics=(name(t.CLOCK.name),), handler=clock.handle,
