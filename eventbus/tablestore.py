@@ -29,8 +29,9 @@ Decided beyond that:
   ``max_age_seconds`` (default 20 h, under the changelog's 24 h
   ``delete.retention.ms``: compaction may since have removed tombstones of keys it
   holds), and, when the partition is assigned, its offset is not before the
-  changelog's first record nor past its end (offsets read from the consumer; when they
-  cannot be read it is not trusted). Otherwise it is deleted and rebuilt from the
+  changelog's first record nor past its end (offsets read through the consumer within
+  ``BOUNDS_TIMEOUT_SECONDS``; when they cannot be read it is not trusted; while the
+  worker stops they are not asked). Otherwise it is deleted and rebuilt from the
   changelog.
 * The stamp says since when the database's content is safe against that: a live write
   or a refresh moves it to now only for a partition recovered to the changelog's end
@@ -66,6 +67,9 @@ SCHEME = "circularrocksdb"
 STAMP_KEY = b"__circular\0stamp__"
 DEFAULT_MAX_AGE_SECONDS = 20 * 3600.0
 REFRESH_SECONDS = 600.0
+#: at most this long to read a changelog's offsets when partitions are assigned (a
+#: stop that begins meanwhile waits for it: it stays well within the stop's grace)
+BOUNDS_TIMEOUT_SECONDS = 10.0
 _CONFIG = "_circular_table_store"
 _NO_BOUNDS = object()  # the changelog's offsets could not be read
 _MISSING = object()
@@ -394,10 +398,17 @@ class TableStore(faust_rocksdb.Store):
         return super()._open_for_partition(partition)
 
     async def _changelog_bounds(self, tps: list[TP]) -> dict[int, Any]:
+        """The changelog partitions' first and end offsets, read through the consumer's
+        thread. Not while the worker stops: the thread may be stopping too, and the
+        call would never return (the databases are then checked by their stamp only)."""
+        if self.should_stop or getattr(self.app, "should_stop", False):
+            return {}
+        consumer = self.app.consumer
         try:
-            first = await self.app.consumer.earliest_offsets(*tps)
-            end = await self.app.consumer.highwaters(*tps)
-        except Exception as exc:  # recovery reads them again; we cannot trust without
+            first, end = await asyncio.wait_for(asyncio.gather(
+                consumer.earliest_offsets(*tps), consumer.highwaters(*tps)),
+                timeout=BOUNDS_TIMEOUT_SECONDS)
+        except Exception as exc:  # not trusted without them
             log.warning("could not read a changelog's offsets",
                         extra={"table": self.table.name, "error": type(exc).__name__})
             return {tp.partition: _NO_BOUNDS for tp in tps}
