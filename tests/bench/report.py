@@ -89,15 +89,25 @@ def tracker_section(t: dict[str, Any]) -> list[str]:
     return [
         "## Tracker (`python -m tests.bench.tracker`)", "",
         f"{t['placements']:,} placements (accepted match + departure each).", "",
-        "| measure | Circular | baseline (same run) | ratio |", "|---|---|---|---|",
+        "| measure | Circular | baseline (same run) | ratio | goal |", "|---|---|---|---|---|",
         f"| events/s through one tracker worker | {_n(ev['tracker_eps'])} | "
-        f"{_n(ev['bare_eps'])} (bare aiokafka `getmany`) | {ev['ratio']:.4f} |",
+        f"{_n(ev['bare_eps'])} (bare aiokafka `getmany`) | {ev['ratio']:.4f} | |",
         f"| daily ticks processed per second (a year of ticks) | "
-        f"{ticks['ticks_per_second']:.1f} | | |",
+        f"{ticks['ticks_per_second']:.1f} | | | |",
         f"| effects of those ticks (reminders, overdue, triggers) | {ticks['effects']:,} "
-        f"({_n(ticks['effects_per_second'])}/s) | | |",
-        f"| peak memory (RSS) | {_n(mem['peak_rss_mib'])} MiB | | |", "",
+        f"({_n(ticks['effects_per_second'])}/s) | | | |",
+        f"| peak memory (RSS) | {_n(mem['peak_rss_mib'])} MiB"
+        + (f"; {_n(mem['per_100k_placements_mib'])} MiB per 100,000 placements | | | "
+           "<= 250 MiB |" if "per_100k_placements_mib" in mem else " | | | |"),
+        *_tracker_restart(t.get("restart")), "",
     ]
+
+
+def _tracker_restart(r: dict[str, Any] | None) -> list[str]:
+    if not r:
+        return []
+    return [f"| restart after SIGKILL ({r['store']} store): start -> the next departure's "
+            f"placement | {_n(r['seconds_to_first_placement'], 1)} s | | | <= 60 s |"]
 
 
 def _ms(p: dict[str, Any], missing: str = "n/a") -> str:

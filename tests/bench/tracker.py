@@ -7,7 +7,10 @@
 2. Ticks: a year of daily ticks, each taking the placements that fell due
    (reminders, overdue, referrals); ticks processed per second, and the effects
    (placement events and triggers) they produced.
-3. Memory: the tracker's peak resident set.
+3. Memory: the tracker's peak resident set, per 100,000 placements.
+4. Restart: the tracker is killed with SIGKILL and started again on the same local
+   files; a new placement (accepted match, departure) is written at once, and the
+   time from the new process's start to its ``PlacementStarted`` is measured.
 
     python -m tests.bench.tracker [--placements 100000]
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import sys
 import tempfile
@@ -25,7 +29,10 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from kafka import KafkaConsumer, TopicPartition
+
 from eventbus.admin import ensure_topics
+from schemas.codec import decode
 from schemas.events import matches as mv
 from schemas.events import placements as pe
 from schemas.events.base import Event
@@ -54,6 +61,44 @@ def placements(count: int, seed: int = 5) -> tuple[list[Event], list[Event]]:
             match_id=f"m{n}", worker_id=f"w{n}", recorded_by="u-bench",
             departure_date=FIRST_DAY + timedelta(days=rng.randrange(365))))
     return accepted, departed
+
+
+def restart(bootstrap: str, name: dict[str, str], tracker: ServiceProcess, n: int
+            ) -> dict[str, Any]:
+    """SIGKILL, start again, record a departure: seconds from the start to its
+    placement."""
+    accepted, departed = placements(n + 1, seed=99)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    parts = [TopicPartition(name[PLACEMENTS.name], p)
+             for p in consumer.partitions_for_topic(name[PLACEMENTS.name]) or ()]
+    consumer.assign(parts)
+    consumer.seek_to_end(*parts)
+    for tp in parts:
+        consumer.position(tp)
+    tracker.kill()
+    started = time.monotonic()
+    tracker.restart()
+    match = accepted[-1]
+    match = match.model_copy(update={"match_id": "m-restart", "worker_id": "w-restart"})
+    departure = departed[-1].model_copy(update={"match_id": "m-restart",
+                                                "worker_id": "w-restart"})
+    asyncio.run(produce(bootstrap, name[MATCHES.name], records([match])))
+    asyncio.run(produce(bootstrap, name[MOVEMENTS.name], records([departure])))
+    seconds = None
+    try:
+        while seconds is None and time.monotonic() - started < 600:
+            if not tracker.alive:
+                raise RuntimeError(f"the tracker died on restart; see {tracker.log_path}")
+            for batch in consumer.poll(timeout_ms=200).values():
+                for r in batch:
+                    d = decode(r.value, [(k, bytes(v)) for k, v in r.headers])
+                    if (isinstance(d.event, pe.PlacementStarted)
+                            and d.event.match_id == "m-restart"):
+                        seconds = time.monotonic() - started
+    finally:
+        consumer.close()
+    return {"seconds_to_first_placement": seconds,
+            "store": os.environ.get("CIRCULAR_TABLE_STORE", "default")}
 
 
 def wait_for_lag(bootstrap: str, group: str, topics: list[str], proc: ServiceProcess,
@@ -123,7 +168,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ticks: {args.days / seconds:.1f}/s, {effects} effects "
               f"({effects / seconds:.0f}/s)", flush=True)
         assert tracker.proc is not None
-        results["memory"] = {"peak_rss_mib": peak_rss_mib(tracker.proc.pid)}
+        peak = peak_rss_mib(tracker.proc.pid)
+        results["memory"] = {"peak_rss_mib": peak,
+                             "per_100k_placements_mib": peak * 100_000 / args.placements}
+        results["restart"] = restart(bootstrap, name, tracker, args.placements)
+        print(f"restart: {results['restart']}", flush=True)
         tracker.stop()
     write_results(args.out, results)
     return 0
