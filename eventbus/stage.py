@@ -445,10 +445,12 @@ class Stage:
         # one flush at a time hands its records over (the timer's prune and a batch
         # would interleave theirs), so each sealed layer is contiguous in the changelog
         async with self._flushing:
-            pending, self._changelog = self._changelog, []
-            if not pending:
+            if not self._changelog:
                 return
-            layers = store.seal({partition for _, _, partition in pending})
+            # sealed with the records taken, nothing in between (a store that cannot
+            # write its database refuses here, before any record is taken)
+            layers = store.seal({partition for _, _, partition in self._changelog})
+            pending, self._changelog = self._changelog, []
             producer = self.app.producer
             topic = self.table.changelog_topic.get_topic_name()
             sent = [await producer.send(topic, key, value, partition, None, None)

@@ -38,6 +38,8 @@ Decided beyond that:
   and owned since (refreshed every ``REFRESH_SECONDS``, so an idle partition does not
   age, and not while a layer waits); a recovery batch keeps the stamp the database had
   (a new database gets the time of its first batch).
+* A database that refuses a write (a full disk) is not written again: every later
+  flush of the table fails with that error, before it takes any record.
 * Writes are not fsynced: RocksDB's write-ahead log survives a killed process; after a
   power loss it keeps a prefix of the batches, each with its own offset.
 * faust's key index (key -> partition) is never used: reads name their partition.
@@ -74,12 +76,14 @@ _CONFIG = "_circular_table_store"
 _NO_BOUNDS = object()  # the changelog's offsets could not be read
 _MISSING = object()
 
-#: Per partition database, for a 2-core, 24 GiB machine running several stages: the
-#: matcher has 4 tables and the tracker 2, 6 partitions each, so one worker may hold
-#: 31 databases. faust's defaults (64 MiB write buffers x 3, a 2 GiB block cache and
+#: Per partition database, for a 2-core, 24 GiB machine running several stages: a
+#: matcher worker may hold 24 databases (4 tables x 6 partitions) and a tracker 7, 31
+#: on the machine. faust's defaults (64 MiB write buffers x 3, a 2 GiB block cache and
 #: 90% of the process's file limit, each per database) would let that reach tens of
 #: GiB. Our databases hold a few MiB of JSON each: 2 x 2 MiB memtables and a 4 MiB
-#: block cache keep a database under ~8 MiB (~250 MiB for the matcher at most).
+#: block cache keep one under ~8 MiB (~200 MiB for a matcher, ~60 MiB for a tracker).
+#: faust 0.15.3 has no app setting for these: its ``RocksDBOptions`` is built from the
+#: table's ``options``, so the store puts them there (a table's own options win).
 ROCKSDB_OPTIONS: dict[str, Any] = {
     "write_buffer_size": 2 * 1024 * 1024,
     "max_write_buffer_number": 2,
