@@ -292,3 +292,26 @@ def test_recovery_writes_records_offset_and_stamp_and_keeps_an_old_stamp(tmp_pat
     assert float(db.get(STAMP_KEY)) == T0  # not caught up yet: the stamp stays
     asyncio.run(store.on_recovery_completed({tp(store, 3)}, set()))
     assert float(db.get(STAMP_KEY)) == T0 + HOUR  # caught up: safe as of now
+
+
+def test_an_idle_caught_up_partition_does_not_age_but_one_with_a_waiting_flush_does(tmp_path):
+    store, log = open_store(tmp_path), Changelog()
+
+    async def run():
+        for partition in (0, 1):
+            delivered = flush(store, log, {partition: {"a": 1}})
+            log.acknowledge()
+            await settle(delivered)
+        await store.on_recovery_completed({tp(store, 0), tp(store, 1)}, set())
+        flush(store, log, {1: {"a": 2}})  # sent, not acknowledged yet
+
+    asyncio.run(run())
+    store.clock = lambda: T0 + 15 * HOUR
+    assert any("_refresh" in repr(task) for task in store._get_tasks())  # on a timer
+    store._refresh_stamps()
+
+    def stamp(partition):
+        return float(store._db_for_partition(partition).get(STAMP_KEY))
+
+    assert stamp(0) == T0 + 15 * HOUR
+    assert stamp(1) == T0
