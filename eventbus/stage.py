@@ -22,9 +22,15 @@ transaction per partition:
 5. the outputs are published; once Kafka acknowledged them all, ``out:`` is deleted.
 
 With the RocksDB table store (:mod:`eventbus.tablestore`) the state is read and
-written through a view of the record's partition, step 4 waits until Kafka
-acknowledged the changelog records, and only then does the store write them to the
-partition's database with their offset (a restart replays the changelog after it).
+written through a view of the record's partition; the store writes a batch's state to
+the partition's database with its offset only once Kafka acknowledged its changelog
+records (a restart replays the changelog after it), and until then keeps it in
+memory, where reads find it. The stage does not wait for that acknowledgement: as
+with the memory store, the outputs go out right after the changelog records were
+handed to the producer (a crash before they were written means the records are
+handled again, see below), and the next batch follows. Only when
+:data:`MAX_UNACKNOWLEDGED_FLUSHES` flushes are waiting does a batch wait for the
+oldest, so the memory they hold stays bounded.
 
 A changelog partition is written in order by one idempotent producer, so if any
 later write of step 4 survived a crash, the outbox entry did too: on recovery every
@@ -82,6 +88,10 @@ HEADERS_ALLOWANCE = 600  # CloudEvents headers and record framing, generously
 #: often, so a long batch does not get the worker taken for dead (its partitions
 #: handed to another worker while it still writes to them)
 YIELD_EVERY_SECONDS = 0.1
+#: with the RocksDB table store: changelog flushes Kafka has not acknowledged yet (so
+#: held in memory) before a batch waits for them. A flush takes a broker round trip;
+#: waiting for each would leave the stage idle for it after every batch
+MAX_UNACKNOWLEDGED_FLUSHES = 8
 
 
 def _stored(record: dict[str, Any]) -> dict[str, Any]:
@@ -156,6 +166,7 @@ class Stage:
     cursor: Cursor = field(init=False)
     _recoveries: int = 0
     _flushing: asyncio.Lock | None = None
+    _unacknowledged: deque[asyncio.Future[Any]] = field(default_factory=deque)
 
     def __post_init__(self) -> None:
         self.cursor = Cursor(self.name, positions.of(self.app))
@@ -456,8 +467,13 @@ class Stage:
             sent = [await producer.send(topic, key, value, partition, None, None)
                     for key, value, partition in pending]
         delivered = store.on_delivery(layers, [p for _, _, p in pending], sent)
-        # a rebalance that cancels this task does not cancel the delivery's bookkeeping
-        await asyncio.shield(delivered)
+        waiting = self._unacknowledged
+        waiting.append(delivered)
+        while waiting and (waiting[0].done() or len(waiting) > MAX_UNACKNOWLEDGED_FLUSHES):
+            # shielded: a rebalance that cancels this task does not cancel the
+            # delivery's bookkeeping; a failed delivery (the store logged it) fails the
+            # batch that comes to it
+            await asyncio.shield(waiting.popleft())
 
     async def _publish(self, outbox_key: str, partition: int,
                        records: list[dict[str, Any]]) -> None:

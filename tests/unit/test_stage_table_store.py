@@ -1,7 +1,7 @@
 """A stage (eventbus/stage.py) on the RocksDB table store: its state reaches the
-partition's database only once Kafka acknowledged the batch's changelog records, its
-outputs are published after that, and a stage started again on the same files sees
-what the database kept."""
+partition's database only once Kafka acknowledged the batch's changelog records (the
+stage goes on meanwhile, up to a bound of flushes waiting), and a stage started again
+on the same files sees what the database kept."""
 
 import asyncio
 from collections import defaultdict
@@ -10,7 +10,7 @@ from types import SimpleNamespace
 from eventbus.faustapp import make_app
 from eventbus.handlers import Output, SecondaryIndex
 from eventbus.settings import KafkaSettings
-from eventbus.stage import Stage
+from eventbus.stage import MAX_UNACKNOWLEDGED_FLUSHES, Stage
 from tests.support import stage_fakes
 from tests.support.stage_fakes import published, record
 
@@ -61,28 +61,44 @@ def on_disk(stage, key):
     return raw is not None
 
 
-def test_state_reaches_the_database_after_the_acknowledgement_then_outputs_go_out(tmp_path):
+def test_state_reaches_the_database_after_the_acknowledgement(tmp_path):
     app, stage, days = build(tmp_path)
 
     async def run():
-        batch = asyncio.ensure_future(stage.process_batch([record(0, 0, 2), record(1, 1, 2)]))
-        while not app.held:
-            await asyncio.sleep(0)
-        await asyncio.sleep(0.01)
-        assert not batch.done()
+        await stage.process_batch([record(0, 0, 2), record(1, 1, 2)])
+        assert app.held  # its changelog records are not acknowledged yet
         assert stage._state(0).get("day:2027-03-01") == "2027-03-01"  # handled, in memory
         assert not on_disk(stage, "day:2027-03-01") and not on_disk(stage, "pos:0")
-        assert published(app) == []  # nothing published before its outbox entry is safe
+        assert published(app) == ["2027-03-01", "2027-03-02"]  # as with the memory store
         app.release()
-        await batch
+        await asyncio.sleep(0)
 
     asyncio.run(run())
     assert on_disk(stage, "day:2027-03-01") and on_disk(stage, "day:2027-03-02")
     assert on_disk(stage, "pos:0")
     records = app.next[0]  # outbox entry, two days, processed ids, position
     assert stage.table.data.persisted_offset(SimpleNamespace(partition=0)) == records - 1
-    assert published(app) == ["2027-03-01", "2027-03-02"]
     assert days.keys("2027-03") == {"day:2027-03-01", "day:2027-03-02"}
+
+
+def test_a_batch_waits_when_too_many_flushes_are_unacknowledged(tmp_path):
+    app, stage, _ = build(tmp_path)
+    last = MAX_UNACKNOWLEDGED_FLUSHES  # the batch one past the bound
+
+    async def run():
+        for n in range(last):
+            await stage.process_batch([record(n, n, 2)])
+        waiting = asyncio.ensure_future(stage.process_batch([record(last, last, 2)]))
+        await asyncio.sleep(0.01)
+        assert not waiting.done()  # it waits for the oldest flush
+        assert not on_disk(stage, "pos:0")
+        app.release()
+        await waiting
+
+    asyncio.run(run())
+    assert on_disk(stage, "day:2027-03-01")
+    assert stage._state(0).get("pos:0") is not None
+    assert published(app)[-1] == f"2027-03-{last + 1:02d}"
 
 
 def test_a_stage_started_again_on_the_same_files_recovers_what_the_database_kept(tmp_path):
