@@ -4,14 +4,17 @@ events as records."""
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kafka import KafkaAdminClient, KafkaConsumer
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
-from schemas.codec import encode
+from schemas.codec import decode, encode
 from schemas.events.base import Event
+from tests.support.processes import ServiceProcess
 
 Record = tuple[bytes, bytes, list[tuple[str, bytes]]]
 
@@ -66,3 +69,32 @@ def write_results(out: str | Path, results: dict[str, Any]) -> None:
     text = json.dumps(results, indent=2)
     path.write_text(text)
     print(text)
+
+
+def at_end(bootstrap: str, topic: str) -> KafkaConsumer:
+    """A consumer of every partition of ``topic``, positioned at its end now."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+    consumer.assign(parts)
+    consumer.seek_to_end(*parts)
+    for tp in parts:
+        consumer.position(tp)
+    return consumer
+
+
+def seconds_until(consumer: KafkaConsumer, found: Callable[[Event], bool],
+                  proc: ServiceProcess, started: float, timeout: float = 600.0
+                  ) -> float | None:
+    """Seconds from ``started`` until ``consumer`` reads an event ``found`` accepts
+    (None after ``timeout``); fails if ``proc`` dies meanwhile. Closes the consumer."""
+    try:
+        while time.monotonic() - started < timeout:
+            if not proc.alive:
+                raise RuntimeError(f"{proc.name} died; see {proc.log_path}")
+            for batch in consumer.poll(timeout_ms=200).values():
+                for r in batch:
+                    if found(decode(r.value, [(k, bytes(v)) for k, v in r.headers]).event):
+                        return time.monotonic() - started
+        return None
+    finally:
+        consumer.close()

@@ -19,12 +19,12 @@ from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from schemas.codec import decode, encode
+from schemas.codec import encode
 from schemas.events import matches as mv
 from schemas.events import workers as wk
 from schemas.topics import MATCHER_APP, MATCHES, TABLES, VACANCIES, WORKERS, changelog
 from tests.bench.baseline import produce
-from tests.bench.measure import group_lag, records
+from tests.bench.measure import at_end, group_lag, records, seconds_until
 from tests.bench.roster import Roster
 from tests.support.processes import ServiceProcess
 
@@ -89,13 +89,7 @@ def changelog_records(world: World) -> int:
 
 def restart(world: World, matcher: ServiceProcess) -> dict[str, Any]:
     """SIGKILL, start again, post a vacancy: seconds from the start to its proposal."""
-    matches = world.name(MATCHES)
-    consumer = KafkaConsumer(bootstrap_servers=world.bootstrap)
-    parts = [TopicPartition(matches, p) for p in consumer.partitions_for_topic(matches) or ()]
-    consumer.assign(parts)
-    consumer.seek_to_end(*parts)
-    for tp in parts:
-        consumer.position(tp)
+    consumer = at_end(world.bootstrap, world.name(MATCHES))
     vacancy = world.roster.vacancy(world.next_vacancy, world.employers)
     world.next_vacancy += 1
     history = changelog_records(world)
@@ -107,19 +101,9 @@ def restart(world: World, matcher: ServiceProcess) -> dict[str, Any]:
     producer.send(world.name(VACANCIES), key=enc.key, value=enc.value, headers=enc.headers)
     producer.flush()
     producer.close()
-    proposed = None
-    try:
-        while proposed is None and time.monotonic() - started < PROPOSAL_TIMEOUT_S:
-            if not matcher.alive:
-                raise RuntimeError(f"the matcher died on restart; see {matcher.log_path}")
-            for batch in consumer.poll(timeout_ms=200).values():
-                for r in batch:
-                    d = decode(r.value, [(k, bytes(v)) for k, v in r.headers])
-                    if (isinstance(d.event, mv.MatchProposed)
-                            and d.event.vacancy_id == vacancy.vacancy_id):
-                        proposed = time.monotonic() - started
-    finally:
-        consumer.close()
+    proposed = seconds_until(
+        consumer, lambda e: isinstance(e, mv.MatchProposed)
+        and e.vacancy_id == vacancy.vacancy_id, matcher, started, PROPOSAL_TIMEOUT_S)
     _caught_up(world, matcher, "the restart")
     return {"seconds_to_first_proposal": proposed, "changelog_records_written": history}
 

@@ -29,17 +29,21 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from kafka import KafkaConsumer, TopicPartition
-
 from eventbus.admin import ensure_topics
-from schemas.codec import decode
 from schemas.events import matches as mv
 from schemas.events import placements as pe
 from schemas.events.base import Event
 from schemas.events.clock import ClockTicked, TickSource
 from schemas.topics import CLOCK, MATCHES, MOVEMENTS, PLACEMENTS, TRIGGERS, catalogue
 from tests.bench.baseline import bare_consume, produce
-from tests.bench.measure import group_lag, peak_rss_mib, records, write_results
+from tests.bench.measure import (
+    at_end,
+    group_lag,
+    peak_rss_mib,
+    records,
+    seconds_until,
+    write_results,
+)
 from tests.support.brokers import session_broker
 from tests.support.kafka import read_all
 from tests.support.processes import ServiceProcess
@@ -68,13 +72,7 @@ def restart(bootstrap: str, name: dict[str, str], tracker: ServiceProcess, n: in
     """SIGKILL, start again, record a departure: seconds from the start to its
     placement."""
     accepted, departed = placements(n + 1, seed=99)
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
-    parts = [TopicPartition(name[PLACEMENTS.name], p)
-             for p in consumer.partitions_for_topic(name[PLACEMENTS.name]) or ()]
-    consumer.assign(parts)
-    consumer.seek_to_end(*parts)
-    for tp in parts:
-        consumer.position(tp)
+    consumer = at_end(bootstrap, name[PLACEMENTS.name])
     tracker.kill()
     started = time.monotonic()
     tracker.restart()
@@ -84,19 +82,8 @@ def restart(bootstrap: str, name: dict[str, str], tracker: ServiceProcess, n: in
                                                 "worker_id": "w-restart"})
     asyncio.run(produce(bootstrap, name[MATCHES.name], records([match])))
     asyncio.run(produce(bootstrap, name[MOVEMENTS.name], records([departure])))
-    seconds = None
-    try:
-        while seconds is None and time.monotonic() - started < 600:
-            if not tracker.alive:
-                raise RuntimeError(f"the tracker died on restart; see {tracker.log_path}")
-            for batch in consumer.poll(timeout_ms=200).values():
-                for r in batch:
-                    d = decode(r.value, [(k, bytes(v)) for k, v in r.headers])
-                    if (isinstance(d.event, pe.PlacementStarted)
-                            and d.event.match_id == "m-restart"):
-                        seconds = time.monotonic() - started
-    finally:
-        consumer.close()
+    seconds = seconds_until(consumer, lambda e: isinstance(e, pe.PlacementStarted)
+                            and e.match_id == "m-restart", tracker, started)
     return {"seconds_to_first_placement": seconds,
             "store": os.environ.get("CIRCULAR_TABLE_STORE", "default")}
 
