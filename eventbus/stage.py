@@ -435,9 +435,10 @@ class Stage:
     async def _flush_changelog(self) -> None:
         """Hand the staged changelog writes to the producer, in order. Straight to the
         idempotent producer (not faust's buffer, which throttles consumption): one
-        partition's records stay in the order written. With a :class:`TableStore`,
-        wait until Kafka acknowledged them all; the store then writes them to its
-        databases (never before: the changelog is the truth)."""
+        partition's records stay in the order written. With a :class:`TableStore`, the
+        store writes them to its databases once Kafka acknowledged them (never before:
+        the changelog is the truth); the stage waits for that only past
+        :data:`MAX_UNACKNOWLEDGED_FLUSHES` flushes."""
         store = self._tablestore()
         if store is not None:
             await self._flush_to_store(store)
