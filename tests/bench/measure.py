@@ -98,3 +98,22 @@ def seconds_until(consumer: KafkaConsumer, found: Callable[[Event], bool],
         return None
     finally:
         consumer.close()
+
+
+def wait_for_lag(bootstrap: str, group: str, topics: list[str], proc: ServiceProcess,
+                 limit: float = 3600) -> float:
+    """Seconds from the group's first commit to no lag on ``topics``; fails if
+    ``proc`` dies or ``limit`` seconds pass."""
+    started = time.monotonic()
+    first = None
+    while True:
+        time.sleep(0.5)
+        if not proc.alive:
+            raise RuntimeError(f"{proc.name} died; see {proc.log_path}")
+        lag = group_lag(bootstrap, group, topics)
+        if lag is not None and first is None:
+            first = time.monotonic()
+        if lag == 0:
+            return time.monotonic() - (first or started)
+        if time.monotonic() - started > limit:
+            raise TimeoutError(f"{proc.name} did not catch up in {limit:.0f} s")

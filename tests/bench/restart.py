@@ -25,7 +25,7 @@ from schemas.events import matches as mv
 from schemas.events import workers as wk
 from schemas.topics import MATCHER_APP, MATCHES, TABLES, VACANCIES, WORKERS, changelog
 from tests.bench.baseline import produce
-from tests.bench.measure import at_end, group_lag, records, seconds_until
+from tests.bench.measure import at_end, records, seconds_until, wait_for_lag
 from tests.bench.roster import Roster
 from tests.support.processes import ServiceProcess
 
@@ -50,7 +50,7 @@ class World:
         return str(topic.prefixed(self.prefix).name)
 
 
-def churn(world: World, matcher: ServiceProcess, round_no: int) -> float:
+def churn(world: World, matcher: ServiceProcess) -> float:
     """Every worker sends a new profile; returns the seconds until the matcher caught
     up with all of it."""
     def updated(i: int) -> wk.WorkerProfileUpdated:
@@ -60,19 +60,13 @@ def churn(world: World, matcher: ServiceProcess, round_no: int) -> float:
     started = time.monotonic()
     asyncio.run(produce(world.bootstrap, world.name(WORKERS),
                         records([updated(i) for i in range(world.workers)])))
-    _caught_up(world, matcher, f"churn round {round_no}")
+    _caught_up(world, matcher)
     return time.monotonic() - started
 
 
-def _caught_up(world: World, matcher: ServiceProcess, what: str) -> None:
-    group = f"{world.prefix}{MATCHER_APP}"
-    deadline = time.monotonic() + 3600
-    while group_lag(world.bootstrap, group, world.inputs + world.internal) != 0:
-        if not matcher.alive:
-            raise RuntimeError(f"the matcher died during {what}; see {matcher.log_path}")
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"the matcher did not catch up with {what} in an hour")
-        time.sleep(0.5)
+def _caught_up(world: World, matcher: ServiceProcess) -> None:
+    wait_for_lag(world.bootstrap, f"{world.prefix}{MATCHER_APP}",
+                 world.inputs + world.internal, matcher)
 
 
 def changelog_records(world: World) -> int:
@@ -112,7 +106,7 @@ def restart(world: World, matcher: ServiceProcess) -> dict[str, Any]:
     proposed = seconds_until(
         consumer, lambda e: isinstance(e, mv.MatchProposed) and e.vacancy_id in wanted,
         matcher, started, PROPOSAL_TIMEOUT_S)
-    _caught_up(world, matcher, "the restart")
+    _caught_up(world, matcher)
     return {"seconds_to_first_proposal": proposed, "changelog_records_written": history}
 
 
@@ -124,7 +118,7 @@ def rounds(world: World, matcher: ServiceProcess, after: list[int]) -> list[dict
         churn_s = 0.0
         while done < target:
             done += 1
-            churn_s += churn(world, matcher, done)
+            churn_s += churn(world, matcher)
         result = {"after_rounds": target, "churn_seconds": churn_s, **restart(world, matcher)}
         print(f"restart after {target} round(s) of churn: {result}", flush=True)
         out.append(result)

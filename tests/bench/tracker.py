@@ -38,10 +38,10 @@ from schemas.topics import CLOCK, MATCHES, MOVEMENTS, PLACEMENTS, TRIGGERS, cata
 from tests.bench.baseline import bare_consume, produce
 from tests.bench.measure import (
     at_end,
-    group_lag,
     peak_rss_mib,
     records,
     seconds_until,
+    wait_for_lag,
     write_results,
 )
 from tests.support.brokers import session_broker
@@ -86,24 +86,6 @@ def restart(bootstrap: str, name: dict[str, str], tracker: ServiceProcess, n: in
                             and e.match_id == "m-restart", tracker, started)
     return {"seconds_to_first_placement": seconds,
             "store": os.environ.get("CIRCULAR_TABLE_STORE", "default")}
-
-
-def wait_for_lag(bootstrap: str, group: str, topics: list[str], proc: ServiceProcess,
-                 limit: float = 3600) -> float:
-    """Seconds from the group's first commit to no lag on ``topics``."""
-    started = time.monotonic()
-    first = None
-    while True:
-        time.sleep(0.5)
-        if not proc.alive:
-            raise RuntimeError(f"the tracker died; see {proc.log_path}")
-        lag = group_lag(bootstrap, group, topics)
-        if lag is not None and first is None:
-            first = time.monotonic()
-        if lag == 0:
-            return time.monotonic() - (first or started)
-        if time.monotonic() - started > limit:
-            raise TimeoutError("the tracker did not catch up")
 
 
 def main(argv: list[str] | None = None) -> int:
