@@ -69,7 +69,7 @@ from eventbus.handlers import (
     StateTx,
 )
 from eventbus.positions import POSITION, Cursor, Verdict
-from eventbus.tablestore import TableStore
+from eventbus.tablestore import PartitionRevoked, TableStore
 from schemas.codec import DecodeError, decode, encode
 from schemas.envelope import Envelope
 from schemas.registry import by_type
@@ -220,7 +220,11 @@ class Stage:
                     refetch[(msg.topic, msg.partition)] = seek
                 continue
             batch.reached[msg.topic] = msg.offset + 1
-            await self._handle(event, batch)
+            try:
+                await self._handle(event, batch)
+            except PartitionRevoked:  # its state went with it: the new owner handles it
+                self._abandon(batches, len(current), rebuilt=self._recoveries != recoveries)
+                return
             if time.monotonic() - paused >= YIELD_EVERY_SECONDS:
                 await asyncio.sleep(0)  # heartbeats and rebalances go on meanwhile
                 paused = time.monotonic()
@@ -228,7 +232,7 @@ class Stage:
                 break
         if self._overtaken(generation):
             # a rebalance began while the batch was handled
-            self._abandon(batches, rebuilt=self._recoveries != recoveries)
+            self._abandon(batches, len(current), rebuilt=self._recoveries != recoveries)
             return
         now = time.time()
         for partition, batch in batches.items():
@@ -238,6 +242,8 @@ class Stage:
         await self._flush_changelog()
         self.stats.batches += 1
         for partition, batch in batches.items():
+            if not self._owns(partition):
+                continue  # moved while flushing: its new owner handles the records again
             for key, records in self._chunks(partition, batch):
                 await self._publish(key, partition, records)
         await self._refetch(refetch)
@@ -271,11 +277,11 @@ class Stage:
         return (self.app.consumer_generation_id != generation
                 or not self.app.flow_control.is_active())
 
-    def _abandon(self, batches: dict[int, _PartitionBatch], rebuilt: bool) -> None:
+    def _abandon(self, batches: dict[int, _PartitionBatch], left: int, rebuilt: bool) -> None:
         """Undo a batch a rebalance overtook: nothing of it is written or published (its
         partitions may be on their way to another worker, which must not find this
         worker's writes landing in their changelog after it recovered it)."""
-        self._left_stale(sum(len(b.ids) for b in batches.values()))
+        self._left_stale(left)
         if rebuilt:  # a recovery rebuilt the indexes and ids from the table meanwhile
             return
         for partition, batch in batches.items():
@@ -303,6 +309,9 @@ class Stage:
         tx = batch.tx.child()
         try:
             outputs = list(self.handler(tx, decoded, ctx))
+        except PartitionRevoked:
+            tx.rollback()
+            raise
         except Exception as exc:  # a handler bug must not wedge the partition
             tx.rollback()
             log.exception("handler failed", extra={"event_id": decoded.envelope.id,
@@ -459,10 +468,20 @@ class Stage:
         async with self._flushing:
             if not self._changelog:
                 return
+            # the writes of a partition that moved to another worker since are not
+            # sent: they would land after its new owner's (which handles the records
+            # that made them again, from the position its recovery read)
+            pending = [w for w in self._changelog if store.owns(w[2])]
+            if len(pending) < len(self._changelog):
+                log.info("dropped table writes of partitions that moved",
+                         extra={"stage": self.name,
+                                "writes": len(self._changelog) - len(pending)})
+            self._changelog = []
+            if not pending:
+                return
             # sealed with the records taken, nothing in between (a store that cannot
             # write its database refuses here, before any record is taken)
-            layers = store.seal({partition for _, _, partition in self._changelog})
-            pending, self._changelog = self._changelog, []
+            layers = store.seal({partition for _, _, partition in pending})
             producer = self.app.producer
             topic = self.table.changelog_topic.get_topic_name()
             sent = [await producer.send(topic, key, value, partition, None, None)

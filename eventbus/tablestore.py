@@ -421,14 +421,34 @@ class TableStore(faust_rocksdb.Store):
     async def on_rebalance(self, assigned: set[TP], revoked: set[TP],
                            newly_assigned: set[TP], generation_id: int = 0) -> None:
         self._caught_up.clear()
+        self._follow_assignment()
         await super().on_rebalance(assigned, revoked, newly_assigned, generation_id)
+        self._bounds.clear()  # of databases that were open already (a standby's)
+
+    def _follow_assignment(self) -> None:
+        """This worker reads and writes exactly the partitions assigned to it as active.
+        A partition that went from active to standby, or back, is neither revoked nor
+        newly assigned in faust's terms (its changelog stays assigned), so ownership is
+        taken from the assignor at every rebalance: every other partition's overlay is
+        dropped and its writes refused (a late write would land in the changelog of a
+        partition another worker owns)."""
+        topics = self.table.changelog_topic.topics
+        active = {tp.partition for tp in self.app.assignor.assigned_actives()
+                  if tp.topic in topics}
+        partitions = self.table.partitions or self.app.conf.topic_partitions
+        for partition in set(range(partitions)) - active:
+            self._disown(partition)
+        self._revoked -= active
+
+    def _disown(self, partition: int) -> None:
+        self._revoked.add(partition)
+        self._current.pop(partition, None)
+        self._sealed.pop(partition, None)
 
     def revoke_partitions(self, table: CollectionT, tps: set[TP]) -> None:
         for tp in tps:
             if tp.topic in table.changelog_topic.topics:
-                self._revoked.add(tp.partition)
-                self._current.pop(tp.partition, None)
-                self._sealed.pop(tp.partition, None)
+                self._disown(tp.partition)
         super().revoke_partitions(table, tps)
 
     async def assign_partitions(self, table: CollectionT, tps: set[TP],

@@ -121,3 +121,37 @@ def test_a_stage_started_again_on_the_same_files_recovers_what_the_database_kept
     assert days.keys("2027-03") == {"day:2027-03-01", "day:2027-03-02"}
     assert published(app) == ["2027-03-01", "2027-03-02"]  # the outbox, published again
     assert stage.stats.resent == 2
+
+
+def test_a_batch_whose_partition_moved_while_it_waited_to_flush_writes_and_sends_nothing(
+        tmp_path):
+    """The batch waits for the flush lock (the timer's prune holds it); meanwhile a
+    rebalance makes partition 0 another worker's. Its new owner handles those records
+    again from the position it recovered, so this worker neither writes the batch's
+    state into that changelog nor publishes its outputs."""
+    app, stage, _ = build(tmp_path)
+
+    async def run():
+        stage._flushing = asyncio.Lock()
+        await stage._flushing.acquire()
+        batch = asyncio.ensure_future(stage.process_batch([record(0, 0, 2)]))
+        await asyncio.sleep(0.01)
+        assert not batch.done()  # handled and committed, waiting to flush
+        stage.table.data._disown(0)
+        stage._flushing.release()
+        await batch
+
+    asyncio.run(run())
+    assert app.next[0] == 0  # no changelog record for partition 0
+    assert published(app) == []
+    assert not stage._owns(0)
+
+
+def test_a_record_of_a_partition_that_moved_is_left_to_its_new_owner_not_dead_lettered(
+        tmp_path):
+    app, stage, _ = build(tmp_path)
+    stage.table.data._disown(0)  # its state is another worker's now
+
+    asyncio.run(stage.process_batch([record(0, 0, 2)]))
+    assert stage.stats.dead_letters == 0 and stage.stats.stale == 1
+    assert published(app) == [] and app.next[0] == 0

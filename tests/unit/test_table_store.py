@@ -223,6 +223,37 @@ def test_a_revoked_partition_is_neither_read_nor_written(tmp_path):
     assert store.partition(0).get("a") is None
 
 
+def test_ownership_follows_the_active_assignment(tmp_path, monkeypatch):
+    """A partition that turns standby, or back, is neither revoked nor newly assigned in
+    faust's terms (its changelog stays assigned): at every rebalance the store takes
+    the active partitions from the assignor, drops the others' overlays and refuses
+    their writes."""
+    store, log = open_store(tmp_path), Changelog()
+    actives = {tp(store, 0), tp(store, 1)}
+    monkeypatch.setattr(store.app.assignor, "assigned_actives", lambda: set(actives))
+
+    async def run():
+        await store.on_rebalance(set(actives), set(), set())
+        assert store.owns(0) and store.owns(1) and not store.owns(2)
+        delivered = flush(store, log, {1: {"a": 1}})  # sealed, not acknowledged
+        store.partition(1).write("b", 2)  # staged, not sealed
+        actives.discard(tp(store, 1))  # partition 1 becomes a standby
+        await store.on_rebalance(set(actives), set(), set())
+        assert store.owns(0) and not store.owns(1)
+        with pytest.raises(PartitionRevoked):
+            store.partition(1).write("c", 3)
+        log.acknowledge()  # after it moved: its standby copy gets it from the changelog
+        await settle(delivered)
+        actives.add(tp(store, 1))  # active again
+        await store.on_rebalance(set(actives), set(), set())
+
+    asyncio.run(run())
+    assert store.owns(1)
+    assert store.partition(1).get("b") is None  # nothing of the time before it moved
+    assert store.partition(1).get("a") is None
+    assert store.persisted_offset(tp(store, 1)) is None
+
+
 def reopened(tmp_path, now, bounds=None):
     """Write a key at T0, stop, and open the partition again at ``now``; returns the
     new store (``bounds``: the changelog's offsets it is told at assignment)."""
