@@ -120,11 +120,18 @@ class HeldCounter:
         return self.counts.get(term, 0)
 
 
+# A withdrawn match is never looked up through these indexes (it holds no place and
+# does not keep its worker from being proposed again), so it leaves memory: withdrawals
+# come with every close, fill, displacement and profile change, and would otherwise
+# grow the indexes with churn. Its record stays in the table, on disk.
+
 def _match_vacancy(record: dict[str, Any]) -> list[str]:
-    return [record["vacancy_id"]]
+    return [] if record["status"] == MatchStatus.WITHDRAWN else [record["vacancy_id"]]
 
 
 def _match_worker(record: dict[str, Any]) -> list[str]:
+    if record["status"] == MatchStatus.WITHDRAWN:
+        return []
     return [f"{record['market']}|{record['worker_id']}"]
 
 

@@ -621,3 +621,20 @@ def test_terms_parsed_in_a_record_that_was_rolled_back_are_not_used_after(m):
     out = m.send(wk.WorkerRegistered(**profile("best", years=40, skills=("tractor", "pruning"))))
     assert [(type(d.event), d.event.worker_id) for d in out] == [
         (mv.MatchWithdrawn, "w5"), (mv.MatchProposed, "best")]
+
+
+def test_withdrawn_matches_leave_the_in_memory_indexes(m):
+    """Churn (a vacancy closed, proposals displaced or filled) does not grow what the
+    market keeps in memory: a withdrawn match stays in the table, not in the indexes,
+    and a worker withdrawn once is still proposed again."""
+    shard = m.market
+    add_workers(m, 6)
+    m.send(posting("v1"))
+    assert len(shard.by_vacancy.keys("v1")) == 5
+    m.send(va.VacancyClosed(vacancy_id="v1", employer_id="e1"))
+    assert {r["status"] for r in m.matches().values()} == {"withdrawn"}
+    assert shard.by_vacancy.keys("v1") == set()
+    assert not any(shard.by_worker.keys(f"DE-6111|w{i}") for i in range(6))
+    m.send(posting("v2"))
+    assert m.live("v2") == ["w5", "w4", "w3", "w2", "w1"]
+    assert len(shard.by_worker.keys("DE-6111|w5")) == 1
