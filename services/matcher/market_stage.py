@@ -191,8 +191,8 @@ class MarketShard:
         self.taken = HeldCounter(lambda r: r["vacancy_id"])
         self.board = OfferBoard(self.taken, _open_vacancy_market)
         self.used = HeldCounter(lambda r: _quota_term(r["quota"]))
-        #: parsed vacancy terms, a cache: a view is used only while its vacancy's
-        #: stored terms are the ones it was parsed from
+        #: parsed terms of open vacancies, a cache: a view is used only while its
+        #: vacancy's stored terms are the ones it was parsed from
         self._views: dict[str, tuple[dict[str, Any], VacancyView | None]] = {}
         #: the stage's handlers; the event types it accepts are this table's
         self.handle = HandlerTable({kind: self._following_quota(handler) for kind, handler in (
@@ -238,6 +238,7 @@ class MarketShard:
         tx.set(key, record)
         view = VacancyView.from_market(event)
         if view is None:
+            self._views.pop(event.vacancy.vacancy_id, None)
             reason = event.closed_reason or WithdrawalReason.VACANCY_REJECTED
             for mkey, match in self._matches_of(tx, event.vacancy.vacancy_id):
                 if match["status"] in LIVE:
@@ -260,7 +261,10 @@ class MarketShard:
         if cached is not None and (cached[0] is state or cached[0] == state):
             return cached[1]
         view = VacancyView.from_market(MarketVacancy.model_validate(state))
-        self._views[vacancy_id] = (state, view)
+        if view is None:  # closed: seldom asked again, and never open again
+            self._views.pop(vacancy_id, None)
+        else:
+            self._views[vacancy_id] = (state, view)
         return view
 
     def _matches_of(self, tx: StateTx, vacancy_id: str) -> list[tuple[str, dict[str, Any]]]:

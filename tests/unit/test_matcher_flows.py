@@ -625,8 +625,9 @@ def test_terms_parsed_in_a_record_that_was_rolled_back_are_not_used_after(m):
 
 def test_withdrawn_matches_leave_the_in_memory_indexes(m):
     """Churn (a vacancy closed, proposals displaced or filled) does not grow what the
-    market keeps in memory: a withdrawn match stays in the table, not in the indexes,
-    and a worker withdrawn once is still proposed again."""
+    market keeps in memory: a withdrawn match and a closed vacancy stay in the table,
+    not in the indexes or the cache of parsed terms, and a worker withdrawn once is
+    still proposed again."""
     shard = m.market
     add_workers(m, 6)
     m.send(posting("v1"))
@@ -635,6 +636,7 @@ def test_withdrawn_matches_leave_the_in_memory_indexes(m):
     assert {r["status"] for r in m.matches().values()} == {"withdrawn"}
     assert shard.by_vacancy.keys("v1") == set()
     assert not any(shard.by_worker.keys(f"DE-6111|w{i}") for i in range(6))
+    assert "v1" not in shard._views  # nor its parsed terms
     m.send(posting("v2"))
     assert m.live("v2") == ["w5", "w4", "w3", "w2", "w1"]
     assert len(shard.by_worker.keys("DE-6111|w5")) == 1
