@@ -55,7 +55,7 @@ import faust
 import orjson
 from faust.types import TP, EventT, TableT
 
-from eventbus import positions
+from eventbus import positions, processed
 from eventbus.deadletter import dead_letter_headers, dead_letter_topic
 from eventbus.handlers import (
     DELETED,
@@ -133,6 +133,7 @@ class StageStats:
 class _PartitionBatch:
     tx: StateTx
     ids: list[str] = field(default_factory=list)
+    keys: list[processed.Key] = field(default_factory=list)  # of ids, in _processed
     records: list[dict[str, Any]] = field(default_factory=list)
     reached: dict[str, int] = field(default_factory=dict)  # topic -> next offset
 
@@ -160,8 +161,7 @@ class Stage:
     #: Taken from the handler when it is a :class:`HandlerTable`, never given beside it
     accepts: frozenset[str] | None = None
     stats: StageStats = field(default_factory=StageStats)
-    _seen: dict[str, float] = field(default_factory=dict)
-    _seen_records: deque[tuple[float, str, int, list[str]]] = field(default_factory=deque)
+    _processed: processed.ProcessedIds = field(default_factory=processed.ProcessedIds)
     _changelog: list[tuple[bytes, bytes | None, int]] = field(default_factory=list)
     cursor: Cursor = field(init=False)
     _recoveries: int = 0
@@ -284,10 +284,10 @@ class Stage:
         self._left_stale(left)
         if rebuilt:  # a recovery rebuilt the indexes and ids from the table meanwhile
             return
-        for partition, batch in batches.items():
+        for batch in batches.values():
             batch.tx.rollback()
-            for event_id in batch.ids:
-                self._seen.pop(f"{partition}:{event_id}", None)
+            for k in batch.keys:
+                self._processed.discard(k)
 
     async def _handle(self, event: EventT, batch: _PartitionBatch) -> None:
         msg = event.message
@@ -302,8 +302,8 @@ class Stage:
             await self._dead_letter(event, headers, exc.reason, ctx)
             return
         # per partition: a broadcast reaches every partition with the same event id
-        seen_key = f"{ctx.partition}:{decoded.envelope.id}"
-        if self.dedup and seen_key in self._seen:
+        seen_key = processed.key(ctx.partition, decoded.envelope.id)
+        if self.dedup and seen_key in self._processed:
             self.stats.duplicates += 1
             return
         tx = batch.tx.child()
@@ -321,7 +321,8 @@ class Stage:
         batch.tx.merge(tx)
         batch.records += [self._record(o, decoded.envelope.id) for o in outputs]
         batch.ids.append(decoded.envelope.id)
-        self._seen[seen_key] = time.time()
+        batch.keys.append(seen_key)
+        self._processed.add(seen_key)
         self.stats.processed += 1
 
     def _state(self, partition: int) -> Any:
@@ -379,7 +380,7 @@ class Stage:
             self._write(partition, key, None if value is DELETED else value, index=False)
         seen_key = f"{SEEN}{partition}:{batch.ids[0]}"
         self._write(partition, seen_key, {"p": partition, "t": now, "ids": batch.ids})
-        self._seen_records.append((now, seen_key, partition, batch.ids))
+        self._processed.batch(now, seen_key, partition, batch.keys)
 
     @staticmethod
     def _chunks(partition: int, batch: _PartitionBatch
@@ -538,8 +539,7 @@ class Stage:
         assigned = {tp.partition for tp in self.app.assignor.assigned_actives()
                     if tp.topic in self.topics}
         self._recoveries += 1
-        self._seen.clear()
-        self._seen_records.clear()
+        self._processed.clear()
         for index in self.indexes:
             index.clear()
         pending = []
@@ -553,14 +553,13 @@ class Stage:
             if key.startswith(OUTBOX):
                 pending.append((key, value))
             elif key.startswith(SEEN):
-                markers.append((float(value["t"]), key, int(value["p"]), list(value["ids"])))
+                markers.append((float(value["t"]), key, int(value["p"]), value["ids"]))
             elif key.startswith(POSITION):
                 reached[int(value["p"])] = value
         self.cursor.recover(reached)
-        for t, key, partition, ids in sorted(markers):
-            self._seen_records.append((t, key, partition, ids))
-            for event_id in ids:
-                self._seen[f"{partition}:{event_id}"] = t
+        for t, key, partition, ids in sorted(markers, key=lambda m: m[:2]):
+            self._processed.batch(t, key, partition,
+                                  (processed.key(partition, i) for i in ids))
         for key, value in pending:
             self.stats.resent += len(value["records"])
             await self._publish(key, int(value["p"]), value["records"])
@@ -582,10 +581,7 @@ class Stage:
 
     async def prune_seen(self) -> None:
         cutoff = time.time() - self.dedup_retention_s
-        while self._seen_records and self._seen_records[0][0] < cutoff:
-            _, key, partition, ids = self._seen_records.popleft()
-            for event_id in ids:
-                self._seen.pop(f"{partition}:{event_id}", None)
+        for key, partition in list(self._processed.expire(cutoff)):
             if self._owns(partition) and key in self._state(partition):
                 self._write(partition, key, None)
         await self._flush_changelog()
