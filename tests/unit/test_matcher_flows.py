@@ -640,3 +640,20 @@ def test_withdrawn_matches_leave_the_in_memory_indexes(m):
     m.send(posting("v2"))
     assert m.live("v2") == ["w5", "w4", "w3", "w2", "w1"]
     assert len(shard.by_worker.keys("DE-6111|w5")) == 1
+
+
+def test_a_workers_markets_share_one_view_also_when_recovered_market_by_market(m):
+    """A recovery reads the ``wrk:`` records in key order, market by market: the
+    markets of one worker still hold one view of it, not one copy each."""
+    m.send(ag.AgreementRecorded(**{**AGREEMENT, "agreement_id": "am-kr",
+                                   "destination_country": "KR", "title": "AM-KR"}))
+    m.send(wk.WorkerRegistered(**profile("w1", preferred_destinations=[])))
+    m.send(wk.WorkerRegistered(**profile("w2", preferred_destinations=[])))
+    shard = m.market
+    records = sorted((k, v) for k, v in m.stages["market"].table.items() if k.startswith("wrk:"))
+    assert {k.split(":")[1] for k, _ in records} == {"DE-6111", "KR-6111"}
+    shard.workers.clear()
+    for key, value in records:  # DE-6111:w1, DE-6111:w2, KR-6111:w1, KR-6111:w2
+        shard.workers.apply(key, None, value)
+    de, kr = shard.workers.of("DE-6111"), shard.workers.of("KR-6111")
+    assert de.get("w1") is kr.get("w1") and de.get("w2") is kr.get("w2")
