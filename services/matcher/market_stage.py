@@ -45,7 +45,7 @@ from services.matcher.domain.candidates import MarketIndex
 from services.matcher.domain.eligibility import Ineligible, failures
 from services.matcher.domain.proposals import capacity, plan
 from services.matcher.domain.scoring import Scored, score
-from services.matcher.domain.views import VacancyView, WorkerView
+from services.matcher.domain.views import SharedValues, VacancyView, WorkerView
 from services.matcher.offer_board import OfferBoard
 
 VAC, WRK, MATCH, QUOTA = "vac:", "wrk:", "m:", "quota:"
@@ -76,11 +76,14 @@ class Workers:
         #: with the last market that holds it
         self._shared: weakref.WeakValueDictionary[str, WorkerView] = \
             weakref.WeakValueDictionary()
+        #: and the field values views have in common (skills, dates, destinations)
+        self._values = SharedValues()
 
     def clear(self) -> None:
         self.markets.clear()
         self._last = None
         self._shared.clear()
+        self._values = SharedValues()
 
     def apply(self, key: str, old: Any, new: Any) -> None:
         if not key.startswith(WRK):
@@ -95,7 +98,7 @@ class Workers:
 
     def _parse(self, text: str) -> WorkerView | None:
         if self._last is None or self._last[0] != text:
-            view = WorkerView.from_record(json.loads(text))
+            view = WorkerView.from_record(json.loads(text), self._values)
             if view is not None:
                 shared = self._shared.get(view.worker_id)
                 if shared is not None and shared == view:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from schemas.codes import CefrLevel
 from schemas.events.agreements import AgreementRecorded
@@ -17,7 +17,32 @@ from schemas.events.workers import WorkerProfile
 Language = tuple[str, CefrLevel]
 
 
-@dataclass(frozen=True)
+class SharedValues:
+    """One object for each distinct value among many workers' views: a national roster
+    repeats the same skills, destinations, occupations, languages and dates hundreds of
+    thousands of times (a view of its own values is ~1.2 kB). The values are never
+    changed after a view is built (the mappings are read-only by convention, as the
+    frozen view's). Holds every distinct value it was given until it is dropped."""
+
+    def __init__(self) -> None:
+        self._values: dict[Any, Any] = {}
+
+    def value(self, value: Any) -> Any:
+        """``value`` (hashable), or the equal one given before."""
+        return self._values.setdefault(value, value)
+
+    def day(self, iso: str) -> date:
+        found = self._values.get(iso)
+        if found is None:
+            found = self._values[iso] = date.fromisoformat(iso)
+        return cast(date, found)
+
+    def mapping(self, mapping: dict[Any, Any]) -> Mapping[Any, Any]:
+        key = ("mapping", *sorted(mapping.items()))
+        return cast(Mapping[Any, Any], self._values.setdefault(key, mapping))
+
+
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class WorkerView:
     worker_id: str
     date_of_birth: date
@@ -47,26 +72,31 @@ class WorkerView:
             **standing)  # type: ignore[arg-type]
 
     @classmethod
-    def from_record(cls, data: Mapping[str, Any]) -> WorkerView | None:
+    def from_record(cls, data: Mapping[str, Any],
+                    shared: SharedValues | None = None) -> WorkerView | None:
         """From a stored MarketWorker (as JSON data) without re-validating it: the
-        stage validated it when it arrived."""
+        stage validated it when it arrived. With ``shared``, equal field values of
+        different workers are one object."""
         profile = data.get("profile")
         if profile is None or data["standing"] in ("erased", "left"):
             return None
+        v = shared if shared is not None else SharedValues()
         reentry = data.get("reentry_from")
         return cls(
             worker_id=data["worker_id"],
-            date_of_birth=date.fromisoformat(profile["date_of_birth"]),
-            citizenship=profile["citizenship"],
-            occupations={o["isco_code"]: o["experience_years"] for o in profile["occupations"]},
-            skills=frozenset(profile["skills"]),
-            languages={x["language"]: CefrLevel(x["level"]) for x in profile["languages"]},
-            preferred_destinations=frozenset(profile["preferred_destinations"]),
-            available_from=date.fromisoformat(profile["available_from"]),
+            date_of_birth=v.day(profile["date_of_birth"]),
+            citizenship=v.value(profile["citizenship"]),
+            occupations=v.mapping({o["isco_code"]: o["experience_years"]
+                                   for o in profile["occupations"]}),
+            skills=v.value(frozenset(profile["skills"])),
+            languages=v.mapping({x["language"]: CefrLevel(x["level"])
+                                 for x in profile["languages"]}),
+            preferred_destinations=v.value(frozenset(profile["preferred_destinations"])),
+            available_from=v.day(profile["available_from"]),
             consent_matching=profile["consent_matching"], busy=data["standing"] == "busy",
-            reentry_from=date.fromisoformat(reentry) if reentry else None,
+            reentry_from=v.day(reentry) if reentry else None,
             returned_on_time=data.get("returned_on_time", False),
-            rehire_employers=frozenset(data.get("rehire_employers", ())))
+            rehire_employers=v.value(frozenset(data.get("rehire_employers", ()))))
 
     @classmethod
     def from_market(cls, message: MarketWorker) -> WorkerView | None:
