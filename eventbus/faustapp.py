@@ -185,10 +185,11 @@ class Consumer(aiokafka_driver.Consumer):
             tp = ensure_TP(key)
             low = reached.low(tp.topic, tp.partition)
             if low is not None and (offset is None or offset < 0 or low < offset):
-                log.warning("the committed offset is past records a stage has not handled; "
-                            "fetching from the stage's position", extra={
-                                "topic": tp.topic, "partition": tp.partition,
-                                "committed": offset, "position": low})
+                if offset is not None and offset >= 0:  # none yet: a first start
+                    log.warning("the committed offset is past records a stage has not "
+                                "handled; fetching from the stage's position", extra={
+                                    "topic": tp.topic, "partition": tp.partition,
+                                    "committed": offset, "position": low})
                 await self._seek(tp, low)
                 offset = low
             if offset is None or offset < 0:

@@ -7,6 +7,8 @@ state survive a crash together, like the tracking record pyeventsourcing's
 The position, not faust's committed offset, is what a stage goes by:
 
 * a record before it was handled already (delivered again): it is passed over;
+* a partition the stage never handled a record of has its log start as position
+  (read after each recovery), so its first record cannot be passed over;
 * a record after it means records in between never reached the stage (faust drops
   records around rebalances and recoveries; see ``eventbus/faustapp.py``): it is not
   handled, and the partition is fetched again from the position, so records are
@@ -111,6 +113,15 @@ class Cursor:
             self.registry.update(self.stage, (topic, partition), offset)
         return {"p": partition, "next": {topic: offset for (topic, p), offset
                                          in self.committed.items() if p == partition}}
+
+    def start(self, key: Key, offset: int) -> None:
+        """Where a partition the stage never handled a record of begins (its log start
+        offset): its first record must be that one, not the first that happens to
+        arrive (faust drops records fetched before a rebalance, and the next may come
+        from further on)."""
+        if key not in self.committed:
+            self.committed[key] = offset
+            self.registry.update(self.stage, key, offset)
 
     def recover(self, stored: dict[int, dict[str, Any]]) -> None:
         """After a recovery: the positions of the partitions now assigned, as the

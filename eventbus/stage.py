@@ -92,6 +92,8 @@ YIELD_EVERY_SECONDS = 0.1
 #: held in memory) before a batch waits for them. A flush takes a broker round trip;
 #: waiting for each would leave the stage idle for it after every batch
 MAX_UNACKNOWLEDGED_FLUSHES = 8
+#: at most this long to read where the input partitions begin, after a recovery
+OFFSETS_TIMEOUT_SECONDS = 10.0
 
 
 def _stored(record: dict[str, Any]) -> dict[str, Any]:
@@ -557,6 +559,7 @@ class Stage:
             elif key.startswith(POSITION):
                 reached[int(value["p"])] = value
         self.cursor.recover(reached)
+        await self._start_unread(assigned)
         for t, key, partition, ids in sorted(markers, key=lambda m: m[:2]):
             self._processed.batch(t, key, partition,
                                   (processed.key(partition, i) for i in ids))
@@ -567,6 +570,27 @@ class Stage:
         if pending:
             log.info("re-published outbox entries left by a crash",
                      extra={"stage": self.name, "entries": len(pending)})
+
+    async def _start_unread(self, assigned: set[int]) -> None:
+        """Give each assigned input partition the stage has no position in its log
+        start offset as position (:meth:`Cursor.start`). When the offsets cannot be
+        read, 0: a log that starts later (retention) is then a gap that is passed over
+        after ``GIVE_UP_SECONDS``, where a first record taken as the start would lose
+        every record before it for good."""
+        unread = [TP(topic, p) for topic in self.topics for p in sorted(assigned)
+                  if (topic, p) not in self.cursor.committed]
+        if not unread:
+            return
+        try:
+            found = await asyncio.wait_for(self.app.consumer.earliest_offsets(*unread),
+                                           timeout=OFFSETS_TIMEOUT_SECONDS)
+        except Exception as exc:  # the broker away, a rebalance under way
+            log.warning("could not read where input partitions begin; taking 0",
+                        extra={"stage": self.name, "error": type(exc).__name__})
+            found = {}
+        for tp in unread:
+            offset = found.get(tp)
+            self.cursor.start((tp.topic, tp.partition), offset if offset is not None else 0)
 
     def _items(self, assigned: set[int]) -> Iterator[tuple[str, Any]]:
         """Every key of the table this worker holds: of the partitions assigned with a

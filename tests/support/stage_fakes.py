@@ -62,9 +62,14 @@ class App:
         self.flow_control = self
         self.flowing = True
         self.assigned: set[TP] = {TP("ticks", 0)}
+        self.log_start: dict[TP, int] = {}
 
     def assigned_actives(self) -> set[TP]:
         return self.assigned
+
+    async def earliest_offsets(self, *tps: TP) -> dict[TP, int]:
+        """Where each partition's log begins (0 unless the test says otherwise)."""
+        return {tp: self.log_start.get(tp, 0) for tp in tps}
 
     def is_active(self) -> bool:
         return self.flowing
