@@ -577,8 +577,9 @@ class Stage:
         read, 0: a log that starts later (retention) is then a gap that is passed over
         after ``GIVE_UP_SECONDS``, where a first record taken as the start would lose
         every record before it for good."""
-        unread = [TP(topic, p) for topic in self.topics for p in sorted(assigned)
-                  if (topic, p) not in self.cursor.committed]
+        unread = sorted(tp for tp in self.app.assignor.assigned_actives()
+                        if tp.topic in self.topics and tp.partition in assigned
+                        and (tp.topic, tp.partition) not in self.cursor.committed)
         if not unread:
             return
         try:
