@@ -426,12 +426,14 @@ class TableStore(faust_rocksdb.Store):
         self._bounds.clear()  # of databases that were open already (a standby's)
 
     def _follow_assignment(self) -> None:
-        """This worker reads and writes exactly the partitions assigned to it as active.
-        A partition that went from active to standby, or back, is neither revoked nor
-        newly assigned in faust's terms (its changelog stays assigned), so ownership is
-        taken from the assignor at every rebalance: every other partition's overlay is
-        dropped and its writes refused (a late write would land in the changelog of a
-        partition another worker owns)."""
+        """This worker reads and writes exactly the partitions assigned to it as active:
+        every other partition's overlay is dropped and its writes refused (a late write
+        would land in the changelog of a partition another worker owns; the stage also
+        leaves out writes it staged for a partition before it moved). Taken from the
+        assignor at every rebalance, because a partition that goes from active to
+        standby, or back, is neither revoked nor newly assigned in faust's terms (its
+        changelog stays assigned). The apps run without standby replicas today
+        (``table_standby_replicas=0``), so this holds for when they get some."""
         topics = self.table.changelog_topic.topics
         active = {tp.partition for tp in self.app.assignor.assigned_actives()
                   if tp.topic in topics}
