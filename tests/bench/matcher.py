@@ -42,7 +42,7 @@ from services.matcher.domain.candidates import MarketIndex, naive_best
 from services.matcher.domain.views import VacancyView, WorkerView
 from tests.bench import restart
 from tests.bench.baseline import bare_consume, produce
-from tests.bench.measure import group_lag, peak_rss_mib, records, rss_mib, write_results
+from tests.bench.measure import peak_rss_mib, records, rss_mib, wait_for_lag, write_results
 from tests.bench.roster import Roster
 from tests.support.brokers import session_broker
 from tests.support.processes import ServiceProcess
@@ -75,27 +75,13 @@ def throughput(bootstrap: str, prefix: str, roster: Roster, n_workers: int,
     ceiling_eps = faust_ceiling(env, var, total, [topic for topic, _ in batches])
     matcher = ServiceProcess("matcher", ["services.matcher"], env, var / "matcher.log").start()
     assert matcher.proc is not None
-    idle_rss = None
     group = f"{prefix}circular-matcher"
     inputs = [topic for topic, _ in batches]
     internal = [x.prefixed(prefix).name for x in catalogue()
                 if x.name.startswith("circular-matcher.") and not x.name.endswith(".dlq")]
-    started = time.monotonic()
-    first = None
-    while True:
-        time.sleep(0.5)
-        if not matcher.alive:
-            raise RuntimeError(f"the matcher died; see {matcher.log_path}")
-        lag = group_lag(bootstrap, group, inputs + internal)
-        if idle_rss is None:
-            idle_rss = rss_mib(matcher.proc.pid)
-        if lag is not None and first is None:
-            first = time.monotonic()
-        if lag == 0:
-            break
-        if time.monotonic() - started > 3600:
-            raise TimeoutError("matcher did not finish the roster within an hour")
-    elapsed = time.monotonic() - (first or started)
+    time.sleep(0.5)  # the process up, before it holds any state
+    idle_rss = rss_mib(matcher.proc.pid)
+    elapsed = wait_for_lag(bootstrap, group, inputs + internal, matcher)
     return {"matcher": matcher, "inputs": inputs, "internal": internal,
             "events": total, "seconds": elapsed,
             "matcher_eps": total / elapsed, "bare_eps": bare_eps,
