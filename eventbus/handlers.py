@@ -93,6 +93,10 @@ class StateTx:
         self._undo.clear()
         self._writes.clear()
 
+    def size(self) -> int:
+        """How many keys this transaction writes."""
+        return len(self._writes)
+
     def staged(self) -> dict[str, Any]:
         """Keys written in this transaction (deleted ones map to None)."""
         return {k: None if v is DELETED else v for k, v in self._writes.items()}

@@ -3,7 +3,9 @@ publishes what the handler returns, with effects that are neither lost nor doubl
 when the worker is killed and events are delivered again.
 
 Records arrive in batches (``take_events``); each batch is handled as one
-transaction per partition:
+transaction per partition (a batch whose records stage more than
+:data:`MAX_STAGED_PER_COMMIT` outputs and writes is committed in parts, each such a
+transaction):
 
 0. records of each partition are handled in order from the stage's position (the
    next offset it needs, :mod:`eventbus.positions`): one before it is skipped, one
@@ -92,6 +94,10 @@ YIELD_EVERY_SECONDS = 0.1
 #: held in memory) before a batch waits for them. A flush takes a broker round trip;
 #: waiting for each would leave the stage idle for it after every batch
 MAX_UNACKNOWLEDGED_FLUSHES = 8
+#: outputs and state writes a batch's records may stage before they are committed
+#: (the rest of the batch follows in the next commit): each is held in memory, as
+#: a Python object, a changelog record and a delivery, until Kafka acknowledged it
+MAX_STAGED_PER_COMMIT = 2_000
 #: at most this long to read where the input partitions begin, after a recovery
 OFFSETS_TIMEOUT_SECONDS = 10.0
 
@@ -205,7 +211,16 @@ class Stage:
         batches: dict[int, _PartitionBatch] = {}
         refetch: dict[tuple[str, int], int] = {}
         paused = time.monotonic()
-        for event in current:
+        first = 0  # the first record of what is not committed yet
+        for done, event in enumerate(current):
+            if self._staged(batches) >= MAX_STAGED_PER_COMMIT:
+                # what the records so far wrote and produced is committed first, so a
+                # batch of many busy records (ticks) holds a bounded part of it at once
+                await self._commit_all(batches, refetch)
+                batches, refetch, first = {}, {}, done
+                if self._overtaken(generation):
+                    self._left_stale(len(current) - first)
+                    return
             msg = event.message
             batch = batches.get(msg.partition)
             if batch is None:
@@ -225,7 +240,8 @@ class Stage:
             try:
                 await self._handle(event, batch)
             except PartitionRevoked:  # its state went with it: the new owner handles it
-                self._abandon(batches, len(current), rebuilt=self._recoveries != recoveries)
+                self._abandon(batches, len(current) - first,
+                              rebuilt=self._recoveries != recoveries)
                 return
             if time.monotonic() - paused >= YIELD_EVERY_SECONDS:
                 await asyncio.sleep(0)  # heartbeats and rebalances go on meanwhile
@@ -234,8 +250,19 @@ class Stage:
                 break
         if self._overtaken(generation):
             # a rebalance began while the batch was handled
-            self._abandon(batches, len(current), rebuilt=self._recoveries != recoveries)
+            self._abandon(batches, len(current) - first,
+                          rebuilt=self._recoveries != recoveries)
             return
+        await self._commit_all(batches, refetch)
+
+    @staticmethod
+    def _staged(batches: dict[int, _PartitionBatch]) -> int:
+        """Outputs and state writes the batches hold."""
+        return sum(len(b.records) + b.tx.size() for b in batches.values())
+
+    async def _commit_all(self, batches: dict[int, _PartitionBatch],
+                          refetch: dict[tuple[str, int], int]) -> None:
+        """Steps 4 and 5 for the records handled so far."""
         now = time.time()
         for partition, batch in batches.items():
             if self.after_batch is not None and batch.ids:
