@@ -97,8 +97,9 @@ def tracker_section(t: dict[str, Any]) -> list[str]:
         f"| effects of those ticks (reminders, overdue, triggers) | {ticks['effects']:,} "
         f"({_n(ticks['effects_per_second'])}/s) | | | |",
         f"| peak memory (RSS) | {_n(mem['peak_rss_mib'])} MiB"
-        + (f"; {_n(mem['per_100k_placements_mib'])} MiB per 100,000 placements | | | "
-           "<= 250 MiB |" if "per_100k_placements_mib" in mem else " | | | |"),
+        + (f"; {_n(mem['per_100k_placements_mib'])} MiB per 100,000 placements above "
+           f"the idle process ({_n(mem['idle_rss_mib'])} MiB) | | | <= 250 MiB |"
+           if "idle_rss_mib" in mem else " | | | |"),
         *_tracker_restart(t.get("restart")), "",
     ]
 
