@@ -17,6 +17,8 @@ from typing import Any
 
 import faust
 
+from eventbus import collector
+
 log = logging.getLogger(__name__)
 EXIT_NOT_STOPPED = 70
 
@@ -53,6 +55,7 @@ def run_worker(app: faust.App, loglevel: str = "INFO", grace_seconds: float = 20
     worker = Worker(app, loglevel=loglevel, override_logging=False, redirect_stdouts=False,
                     quiet=True, **options)
     worker.grace_seconds = grace_seconds
+    collector.install()  # short collector pauses for long-lived state
     # a signal before faust installs its handlers keeps its default (terminate)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     worker.execute_from_commandline()
