@@ -115,6 +115,35 @@ class Workers:
         return index
 
 
+class VacancyViews:
+    """Index: the parsed terms of each open vacancy asked for, following the ``vac:``
+    records: a write of one (or its rollback) drops its view, so a view held is always
+    the one its stored terms give, and is used without reading them again."""
+
+    def __init__(self) -> None:
+        self.views: dict[str, VacancyView] = {}
+
+    def clear(self) -> None:
+        self.views.clear()
+
+    def apply(self, key: str, old: Any, new: Any) -> None:
+        if key.startswith(VAC):
+            self.views.pop(key[len(VAC):], None)
+
+    def get(self, tx: StateTx, vacancy_id: str) -> VacancyView | None:
+        """The open vacancy with its terms, or None (closed ones are not held)."""
+        view = self.views.get(vacancy_id)
+        if view is not None:
+            return view
+        record = tx.get(VAC + vacancy_id)
+        if record is None:
+            return None
+        view = VacancyView.from_market(MarketVacancy.model_validate(record["state"]))
+        if view is not None:
+            self.views[vacancy_id] = view
+        return view
+
+
 class HeldCounter:
     """Index: how many matches hold a place (approved or accepted) per term, e.g. per
     vacancy or per quota key, following the ``m:`` records."""
@@ -209,9 +238,7 @@ class MarketShard:
         self.taken = HeldCounter(lambda r: r["vacancy_id"])
         self.board = OfferBoard(self.taken, _open_vacancy_market)
         self.used = HeldCounter(lambda r: _quota_term(r["quota"]))
-        #: parsed terms of open vacancies, a cache: a view is used only while its
-        #: vacancy's stored terms are the ones it was parsed from
-        self._views: dict[str, tuple[dict[str, Any], VacancyView | None]] = {}
+        self.views = VacancyViews()
         #: the stage's handlers; the event types it accepts are this table's
         self.handle = HandlerTable({kind: self._following_quota(handler) for kind, handler in (
             (MarketVacancy, self._on_vacancy), (MarketWorker, self._on_worker),
@@ -220,7 +247,7 @@ class MarketShard:
     @property
     def indexes(self) -> tuple[Any, ...]:
         return (self.workers, self.by_vacancy, self.by_worker, self.by_quota, self.vacancies,
-                self.taken, self.used, self.board)
+                self.taken, self.used, self.board, self.views)
 
     def _following_quota(self, handler: _TurnHandler) -> Handler:
         """``handler`` with a fresh :class:`_Turn`, then every open vacancy of a quota
@@ -256,7 +283,6 @@ class MarketShard:
         tx.set(key, record)
         view = VacancyView.from_market(event)
         if view is None:
-            self._views.pop(event.vacancy.vacancy_id, None)
             reason = event.closed_reason or WithdrawalReason.VACANCY_REJECTED
             for mkey, match in self._matches_of(tx, event.vacancy.vacancy_id):
                 if match["status"] in LIVE:
@@ -268,22 +294,7 @@ class MarketShard:
         yield from self._reconcile(tx, view, turn)
 
     def _view(self, tx: StateTx, vacancy_id: str) -> VacancyView | None:
-        """The open vacancy with its terms, or None; parsed once per revision."""
-        record = tx.get(VAC + vacancy_id)
-        if record is None:
-            return None
-        state = record["state"]
-        cached = self._views.get(vacancy_id)
-        # the terms themselves, not their revision: a batch rolled back may have
-        # parsed terms of a revision number the table then reaches with other terms
-        if cached is not None and (cached[0] is state or cached[0] == state):
-            return cached[1]
-        view = VacancyView.from_market(MarketVacancy.model_validate(state))
-        if view is None:  # closed: seldom asked again, and never open again
-            self._views.pop(vacancy_id, None)
-        else:
-            self._views[vacancy_id] = (state, view)
-        return view
+        return self.views.get(tx, vacancy_id)
 
     def _matches_of(self, tx: StateTx, vacancy_id: str) -> list[tuple[str, dict[str, Any]]]:
         found = [(k, tx.get(k)) for k in sorted(self.by_vacancy.keys(vacancy_id))]

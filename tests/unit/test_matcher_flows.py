@@ -586,15 +586,15 @@ def test_a_rehire_arriving_at_a_full_vacancy_ranks_first(m):
 
 def test_the_market_keeps_no_scratch_state_between_records(m):
     """What handling one record works with (quotas moved, vacancies reconciled) lives
-    in that handling; the shard keeps only its topics, its handlers, its indexes and a
-    cache of parsed terms."""
+    in that handling; the shard keeps only its topics, its handlers and its indexes
+    (the parsed terms of open vacancies among them)."""
     shard = m.market
     add_workers(m, 3)
     m.send(posting("v1"))
     review(m, "w2", "v1")
     assert set(vars(shard)) == {"matches_topic", "status_topic", "quota_topic", "handle",
-                                "_views", *(name for name, value in vars(shard).items()
-                                            if value in shard.indexes)}
+                                *(name for name, value in vars(shard).items()
+                                  if value in shard.indexes)}
 
 
 def test_terms_parsed_in_a_record_that_was_rolled_back_are_not_used_after(m):
@@ -636,7 +636,7 @@ def test_withdrawn_matches_leave_the_in_memory_indexes(m):
     assert {r["status"] for r in m.matches().values()} == {"withdrawn"}
     assert shard.by_vacancy.keys("v1") == set()
     assert not any(shard.by_worker.keys(f"DE-6111|w{i}") for i in range(6))
-    assert "v1" not in shard._views  # nor its parsed terms
+    assert "v1" not in shard.views.views  # nor its parsed terms
     m.send(posting("v2"))
     assert m.live("v2") == ["w5", "w4", "w3", "w2", "w1"]
     assert len(shard.by_worker.keys("DE-6111|w5")) == 1
