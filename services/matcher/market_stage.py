@@ -546,9 +546,11 @@ class MarketShard:
                 continue
             if failures(worker, view):
                 continue
+            scored, limit = score(worker, view), capacity(view.positions, taken)
+            if self.board.outranked(view.vacancy_id, scored.score, limit):
+                continue  # what the plan would decide: nothing
             yield from self._apply_plan(tx, view, self.board.live(view.vacancy_id),
-                                        [score(worker, view)],
-                                        capacity(view.positions, taken))
+                                        [scored], limit)
 
 
 def _reasons(scored: Scored) -> list[dict[str, Any]]:

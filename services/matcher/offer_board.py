@@ -76,6 +76,13 @@ class OfferBoard:
         """The vacancy's unreviewed proposals: worker -> score."""
         return dict(self._live.get(vacancy_id, {}))
 
+    def outranked(self, vacancy_id: str, score: float, limit: int) -> bool:
+        """Whether a worker new to the vacancy with ``score`` stays out of proposals
+        held at exactly ``limit``, all scoring above it (so the plan changes nothing;
+        beyond the limit it would still withdraw the lowest)."""
+        live = self._live.get(vacancy_id)
+        return live is not None and len(live) == limit and score < min(live.values())
+
     def could_enter(self, market: str, years: int, returned_on_time: bool,
                     rehire_employers: frozenset[str]) -> list[str]:
         """The open vacancies of ``market`` (with a position left) whose proposals a
