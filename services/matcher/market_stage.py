@@ -44,7 +44,7 @@ from services.matcher.domain import quota
 from services.matcher.domain.candidates import MarketIndex
 from services.matcher.domain.eligibility import Ineligible, failures
 from services.matcher.domain.proposals import capacity, plan
-from services.matcher.domain.scoring import Scored, score
+from services.matcher.domain.scoring import Scored, score, score_value
 from services.matcher.domain.views import SharedValues, VacancyView, WorkerView
 from services.matcher.offer_board import OfferBoard
 
@@ -546,11 +546,11 @@ class MarketShard:
                 continue
             if failures(worker, view):
                 continue
-            scored, limit = score(worker, view), capacity(view.positions, taken)
-            if self.board.outranked(view.vacancy_id, scored.score, limit):
+            limit = capacity(view.positions, taken)
+            if self.board.outranked(view.vacancy_id, score_value(worker, view), limit):
                 continue  # what the plan would decide: nothing
             yield from self._apply_plan(tx, view, self.board.live(view.vacancy_id),
-                                        [scored], limit)
+                                        [score(worker, view)], limit)
 
 
 def _reasons(scored: Scored) -> list[dict[str, Any]]:

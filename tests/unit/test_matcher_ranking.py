@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from schemas.codes import CefrLevel
 from services.matcher.domain.candidates import MarketIndex, naive_best
 from services.matcher.domain.proposals import capacity, plan
-from services.matcher.domain.scoring import Scored, score
+from services.matcher.domain.scoring import Scored, score, score_value
 from tests.unit.matcher_factories import vacancy, worker
 from tests.unit.matcher_oracle import pair_problems
 
@@ -90,6 +90,12 @@ def test_every_score_lies_in_0_1(years, minimum, skills, required, returned, reh
               vacancy(min_experience_years=minimum, required_skills=required))
     assert 0 <= s.score <= 1
     assert (s.score >= 0.8) is rehire  # the re-hire floor, and nobody else above it
+    # the score alone (what the market checks a newcomer by first) is the same number
+    assert score_value(worker(occupations={"6111": years}, skills=skills,
+                              returned_on_time=returned,
+                              rehire_employers=frozenset({"e1"}) if rehire else frozenset()),
+                       vacancy(min_experience_years=minimum, required_skills=required)
+                       ) == s.score
 
 
 def test_capacity():

@@ -70,7 +70,18 @@ def base(coverage: Any, experience: Any, returned: Any) -> Any:
     return SKILLS_WEIGHT * coverage + EXPERIENCE_WEIGHT * experience + RETURN_WEIGHT * returned
 
 
-def score(worker: WorkerView, vacancy: VacancyView) -> Scored:
+@dataclass(frozen=True)
+class _Terms:
+    value: float
+    covered: int
+    coverage: float
+    extra: int
+    experience: float
+    rehire: bool
+    scale: float
+
+
+def _terms(worker: WorkerView, vacancy: VacancyView) -> _Terms:
     required = vacancy.required_skills
     covered = len(required & worker.skills)
     coverage = covered / len(required) if required else 1.0
@@ -80,17 +91,29 @@ def score(worker: WorkerView, vacancy: VacancyView) -> Scored:
     rehire = vacancy.employer_id in worker.rehire_employers
     weighted = base(coverage, experience, returned)
     scale, floor = (1 - REHIRE_FLOOR, REHIRE_FLOOR) if rehire else (OTHERS_CEILING, 0.0)
+    return _Terms(round(floor + scale * weighted, SCORE_DECIMALS), covered, coverage, extra,
+                  experience, rehire, scale)
+
+
+def score_value(worker: WorkerView, vacancy: VacancyView) -> float:
+    """The worker's score for the vacancy (:func:`score`'s), without its reasons."""
+    return _terms(worker, vacancy).value
+
+
+def score(worker: WorkerView, vacancy: VacancyView) -> Scored:
+    t = _terms(worker, vacancy)
+    required = vacancy.required_skills
     reasons = [
-        Reason("skills", f"has {covered} of {len(required)} required skills" if required
+        Reason("skills", f"has {t.covered} of {len(required)} required skills" if required
                else "the vacancy lists no required skills",
-               round(scale * SKILLS_WEIGHT * coverage, 4)),
-        Reason("experience", f"{extra} year(s) of experience beyond the minimum",
-               round(scale * EXPERIENCE_WEIGHT * experience, 4)),
+               round(t.scale * SKILLS_WEIGHT * t.coverage, 4)),
+        Reason("experience", f"{t.extra} year(s) of experience beyond the minimum",
+               round(t.scale * EXPERIENCE_WEIGHT * t.experience, 4)),
     ]
     if worker.returned_on_time:
         reasons.append(Reason("returned_on_time", "returned on time from an earlier placement",
-                              round(scale * RETURN_WEIGHT, 4)))
-    if rehire:
+                              round(t.scale * RETURN_WEIGHT, 4)))
+    if t.rehire:
         reasons.insert(0, Reason("rehire", "returned on time from this employer before",
                                  REHIRE_FLOOR))
-    return Scored(worker.worker_id, round(floor + scale * weighted, SCORE_DECIMALS), tuple(reasons))
+    return Scored(worker.worker_id, t.value, tuple(reasons))
