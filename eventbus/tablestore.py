@@ -63,6 +63,8 @@ from faust.stores import rocksdb as faust_rocksdb
 from faust.types import TP, AppT, CollectionT, EventT
 from mode import Service
 
+from eventbus.rocksdb_budget import PER_DATABASE, Budget, BudgetedOptions
+
 log = logging.getLogger(__name__)
 
 SCHEME = "circularrocksdb"
@@ -76,30 +78,20 @@ _CONFIG = "_circular_table_store"
 _NO_BOUNDS = object()  # the changelog's offsets could not be read
 _MISSING = object()
 
-#: Per partition database, for a 2-core, 24 GiB machine running several stages: a
-#: matcher worker may hold 24 databases (4 tables x 6 partitions) and a tracker 7, 31
-#: on the machine. faust's defaults (64 MiB write buffers x 3, a 2 GiB block cache and
-#: 90% of the process's file limit, each per database) would let that reach tens of
-#: GiB. Our databases hold a few MiB of JSON each: 2 x 2 MiB memtables and a 4 MiB
-#: block cache keep one under ~8 MiB (~200 MiB for a matcher, ~60 MiB for a tracker).
-#: faust 0.15.3 has no app setting for these: its ``RocksDBOptions`` is built from the
-#: table's ``options``, so the store puts them there (a table's own options win).
-ROCKSDB_OPTIONS: dict[str, Any] = {
-    "write_buffer_size": 2 * 1024 * 1024,
-    "max_write_buffer_number": 2,
-    "target_file_size_base": 8 * 1024 * 1024,
-    "block_cache_size": 4 * 1024 * 1024,
-    "max_open_files": 64,
-}
-
-
 class PartitionRevoked(RuntimeError):
     """The partition moved to another worker; its local state is not this worker's."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class StoreConfig:
     max_age_seconds: float = DEFAULT_MAX_AGE_SECONDS
+    _budget: Budget | None = None
+
+    def budget(self) -> Budget:
+        """The RocksDB memory the app's stores share, made when the first one opens."""
+        if self._budget is None:
+            self._budget = Budget()
+        return self._budget
 
 
 def install(app: AppT, max_age_seconds: float = DEFAULT_MAX_AGE_SECONDS) -> None:
@@ -196,9 +188,12 @@ class TableStore(faust_rocksdb.Store):
 
     def __init__(self, url: Any, app: AppT, table: CollectionT, *,
                  options: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
-        super().__init__(url, app, table, options={**ROCKSDB_OPTIONS, **(options or {})},
+        # a table's own options win
+        super().__init__(url, app, table, options={**PER_DATABASE, **(options or {})},
                          **kwargs)
         config = getattr(app, _CONFIG, StoreConfig())
+        self.rocksdb_options = BudgetedOptions(config.budget(), **(self.options or {}),
+                                               use_rocksdict=self.use_rocksdict)
         self.max_age_seconds = config.max_age_seconds
         self.clock = time.time
         self._current: dict[int, dict[Any, tuple[Any, bytes, bytes | None]]] = {}
