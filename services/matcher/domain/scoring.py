@@ -22,7 +22,7 @@ so the order is total and repeatable.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from services.matcher.domain.views import VacancyView, WorkerView
 
@@ -70,8 +70,7 @@ def base(coverage: Any, experience: Any, returned: Any) -> Any:
     return SKILLS_WEIGHT * coverage + EXPERIENCE_WEIGHT * experience + RETURN_WEIGHT * returned
 
 
-@dataclass(frozen=True)
-class _Terms:
+class _Terms(NamedTuple):  # a tuple: made for every candidate a market checks
     value: float
     covered: int
     coverage: float
