@@ -42,7 +42,13 @@ from services.matcher.domain.candidates import MarketIndex, naive_best
 from services.matcher.domain.views import VacancyView, WorkerView
 from tests.bench import restart
 from tests.bench.baseline import bare_consume, produce
-from tests.bench.measure import peak_rss_mib, records, rss_mib, wait_for_lag, write_results
+from tests.bench.measure import (
+    idle_rss_mib,
+    peak_rss_mib,
+    records,
+    wait_for_lag,
+    write_results,
+)
 from tests.bench.roster import Roster
 from tests.support.brokers import session_broker
 from tests.support.processes import ServiceProcess
@@ -79,8 +85,7 @@ def throughput(bootstrap: str, prefix: str, roster: Roster, n_workers: int,
     inputs = [topic for topic, _ in batches]
     internal = [x.prefixed(prefix).name for x in catalogue()
                 if x.name.startswith("circular-matcher.") and not x.name.endswith(".dlq")]
-    time.sleep(0.5)  # the process up, before it holds any state
-    idle_rss = rss_mib(matcher.proc.pid)
+    idle_rss = idle_rss_mib(matcher.proc.pid)
     elapsed = wait_for_lag(bootstrap, group, inputs + internal, matcher)
     return {"matcher": matcher, "inputs": inputs, "internal": internal,
             "events": total, "seconds": elapsed,

@@ -62,6 +62,13 @@ def rss_mib(pid: int) -> float:
     return _status(pid, "VmRSS:")
 
 
+def idle_rss_mib(pid: int) -> float:
+    """A service's resident set half a second after its start, before it holds any
+    state: the base its per-100,000 memory figure is taken above."""
+    time.sleep(0.5)
+    return rss_mib(pid)
+
+
 def write_results(out: str | Path, results: dict[str, Any]) -> None:
     """A benchmark's figures into ``out`` (read by ``tests.bench.report``) and stdout."""
     path = Path(out)

@@ -39,9 +39,9 @@ from schemas.topics import CLOCK, MATCHES, MOVEMENTS, PLACEMENTS, TRIGGERS, cata
 from tests.bench.baseline import bare_consume, produce
 from tests.bench.measure import (
     at_end,
+    idle_rss_mib,
     peak_rss_mib,
     records,
-    rss_mib,
     seconds_until,
     wait_for_lag,
     write_results,
@@ -118,8 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         tracker = ServiceProcess("tracker", ["services.tracker"], env,
                                  var / "tracker.log").start()
         assert tracker.proc is not None
-        time.sleep(0.5)  # the process up, before it holds any state (as the matcher's)
-        idle = rss_mib(tracker.proc.pid)
+        idle = idle_rss_mib(tracker.proc.pid)
         group = f"{prefix}circular-tracker"
         ticks_topic = f"{prefix}circular-tracker.ticks"
         inputs = [name[MATCHES.name], name[MOVEMENTS.name], name[CLOCK.name], ticks_topic]
