@@ -227,3 +227,63 @@ def test_an_event_the_database_refuses_is_dead_lettered_alone(sessions):
         assert sorted(s.scalars(select(Placement.id))) == ["p-1", "p-3"]
         assert s.get(ProcessedEvent, "ev-3") is None
         assert s.get(ProcessedEvent, "ev-2") is not None
+
+
+def test_a_refused_commit_and_an_unknown_lag_keep_the_consumer(broker, sessions, topic_prefix,
+                                                               caplog):
+    """The group refuses the first commit (a rebalance) and the broker cannot give a
+    partition's position for the lag metric: the projector keeps its one consumer,
+    applies every event once, and says why the offsets were not committed."""
+    import logging
+
+    from kafka import KafkaConsumer
+    from kafka.errors import CommitFailedError, KafkaTimeoutError
+
+    caplog.set_level(logging.INFO)
+    consumers: list[KafkaConsumer] = []
+
+    class Refusing(Projector):
+        def _consumer(self, stop):
+            consumer = super()._consumer(stop)
+            commit, position = consumer.commit, consumer.position
+            refused = {"commit": 0, "position": 0}
+
+            def refuse_once(name, real, error):
+                def call(*args, **kwargs):
+                    if not refused[name]:
+                        refused[name] += 1
+                        raise error
+                    return real(*args, **kwargs)
+                return call
+
+            consumer.commit = refuse_once("commit", commit, CommitFailedError("rebalanced"))
+            consumer.position = refuse_once("position", position, KafkaTimeoutError())
+            consumers.append(consumer)
+            return consumer
+
+    topic = TRIGGERS.prefixed(topic_prefix).name
+    p = Refusing(sessions=sessions, bootstrap=[broker.bootstrap], topics=[topic],
+                 group_id=f"{topic_prefix}projector", projections=projections())
+    stop = threading.Event()
+    thread = threading.Thread(target=p.run, args=(stop,), daemon=True)
+    thread.start()
+    pub = Publisher(broker.bootstrap)
+    try:
+        for n in range(5):
+            pub.event(topic, tev.TriggerFired(
+                trigger_id=f"t-{n}", worker_id="w1", kind="counselling_referral",
+                cause=f"ret-{n}", reason="Returned: offer a consultation.",
+                due_date="2027-05-15"))
+        with sessions() as s:
+            wait_for(lambda: s.scalar(select(func.count()).select_from(Trigger)) == 5,
+                     what="the five triggers")
+        wait_for(lambda: "lag not recorded this time" in caplog.text, timeout=30,
+                 what="the lag metric tried")
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+        pub.close()
+    assert len(consumers) == 1
+    assert "projector restarting its consumer" not in caplog.text
+    assert "offsets not committed: the group rebalanced" in caplog.text
+    assert (p.uncommitted, p.applied, p.dead_letters) == (1, 5, 0)

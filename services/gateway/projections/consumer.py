@@ -19,7 +19,13 @@ from dataclasses import dataclass, field
 
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
-from kafka.errors import KafkaError
+from kafka.errors import (
+    CommitFailedError,
+    IllegalGenerationError,
+    KafkaError,
+    RebalanceInProgressError,
+    UnknownMemberIdError,
+)
 from sqlalchemy import Table, delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
@@ -44,12 +50,18 @@ PREFETCH: dict[str, type[Base]] = {"vacancy_id": Vacancy, "placement_id": Placem
                                    "return_id": ReturnRegistration}
 CONSUMER_NAME = "gateway-projector"
 LAG_EVERY_SECONDS = 5.0
+LAG_POSITION_TIMEOUT_MS = 5_000
 #: how often the change feed (GET /stream) is pruned of changes past its retention
 PRUNE_EVERY_SECONDS = 60.0
 METADATA_MAX_AGE_MS = 10_000
 #: how long a batch is tried again on transient database errors before the consumer
 #: restarts (well inside kafka's max.poll.interval.ms, 300 s, so the group keeps it)
 RETRY_SECONDS = 120.0
+#: a commit refused because the group moved on: the consumer rejoins at its next poll
+#: and the records of partitions it loses are read again by their new owner, which
+#: skips what was applied (``processed_events``); no reason to drop the consumer
+GROUP_MOVED_ON = (CommitFailedError, IllegalGenerationError, UnknownMemberIdError,
+                  RebalanceInProgressError)
 #: one transaction applies at most this many records
 CHUNK_RECORDS = 250
 CHUNK_PAUSE_SECONDS = 0.005
@@ -69,6 +81,7 @@ class Projector:
         self.applied = 0
         self.dead_letters = 0
         self.retries = 0  # batches applied again after a transient database error
+        self.uncommitted = 0  # batches whose offsets the group refused (a rebalance)
 
     def _consumer(self, stop: threading.Event) -> KafkaConsumer | None:
         """A consumer subscribed once every topic is in the cluster's metadata.
@@ -113,7 +126,7 @@ class Projector:
                 if batch:
                     if not self.apply_with_retries(batch, producer, stop):
                         break  # stopping: the batch is read again from the committed offsets
-                    consumer.commit()
+                    self.commit(consumer)
                 if time.monotonic() - lag_at > LAG_EVERY_SECONDS:
                     self.record_lag(consumer)
                     lag_at = time.monotonic()
@@ -133,6 +146,15 @@ class Projector:
         if producer is not None:
             producer.close(timeout=5)
         log.info("projector stopped")
+
+    def commit(self, consumer: KafkaConsumer) -> None:
+        try:
+            consumer.commit()
+        except GROUP_MOVED_ON as exc:
+            self.uncommitted += 1
+            log.info("offsets not committed: the group rebalanced; the batch's records "
+                     "come again where they moved and are skipped",
+                     extra={"error_type": type(exc).__name__})
 
     def apply_with_retries(self, batch: Mapping[object, list[ConsumerRecord]],
                            producer: KafkaProducer | None, stop: threading.Event) -> bool:
@@ -168,12 +190,21 @@ class Projector:
             log.info("changes not pruned this time", extra={"error_type": type(exc).__name__})
 
     def record_lag(self, consumer: KafkaConsumer) -> None:
-        """Store how many records each assigned partition is behind, for /metrics."""
+        """Store how many records each assigned partition is behind, for /metrics. A
+        figure the broker cannot give now (a position being reset, a rebalance) is
+        skipped until the next time: a metric never restarts the consumer."""
         lags = {}
-        for tp in consumer.assignment():
-            high = consumer.highwater(tp)
-            if high is not None:
-                lags[(tp.topic, tp.partition)] = max(0, high - consumer.position(tp))
+        try:
+            for tp in consumer.assignment():
+                high = consumer.highwater(tp)
+                if high is None:
+                    continue
+                at = consumer.position(tp, timeout_ms=LAG_POSITION_TIMEOUT_MS)
+                if at is not None:
+                    lags[(tp.topic, tp.partition)] = max(0, high - at)
+        except KafkaError as exc:
+            log.info("lag not recorded this time", extra={"error_type": type(exc).__name__})
+            return
         if not lags:
             return
         try:
