@@ -1,5 +1,8 @@
 """The stage's per-record view of state and its derived indexes."""
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from eventbus.handlers import SecondaryIndex, StateTx
 
 
@@ -44,6 +47,26 @@ def test_secondary_index_follows_writes():
     idx.apply("vac:1", {"dest": "DE"}, {"dest": "KR"})
     idx.apply("vac:2", {"dest": "DE"}, None)
     assert idx.keys("DE") == set() and idx.keys("KR") == {"vac:1"}
+
+
+@given(st.lists(st.tuples(st.sampled_from(["vac:1", "vac:2", "vac:3", "emp:1"]),
+                          st.none() | st.sets(st.sampled_from("ABC"), max_size=3)),
+                max_size=40))
+def test_secondary_index_holds_what_the_table_holds(writes):
+    """Whatever the writes (one key or many per term, a term emptied and filled again,
+    a key written twice with the same terms), each term names exactly the keys whose
+    current value has it."""
+    idx = SecondaryIndex("vac:", lambda v: sorted(v))
+    table: dict[str, set[str]] = {}
+    for key, value in writes:
+        idx.apply(key, table.get(key), value)
+        if value is None:
+            table.pop(key, None)
+        else:
+            table[key] = value
+    for term in "ABC":
+        assert idx.keys(term) == {k for k, v in table.items()
+                                  if k.startswith("vac:") and term in v}
 
 
 def test_a_record_sees_the_batch_before_it_and_a_failed_one_leaves_nothing():
