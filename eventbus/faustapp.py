@@ -139,8 +139,17 @@ class Consumer(aiokafka_driver.Consumer):
         return found
 
     async def _seek(self, partition: Any, offset: int) -> None:
+        """In the consumer's own thread. faust's calls aiokafka's ``seek`` from the
+        app's thread, whose ``del`` of the partition's fetched records races the
+        consumer thread draining them: a ``KeyError`` in ``fetched_records`` crashes the
+        worker (seen here under load; robinhood/aiokafka#19). faust runs its other
+        seeks (``seek_wait``, ``seek_to_beginning``) through ``call_thread`` too."""
         self._mark_sought([partition], offset)
-        await super()._seek(partition, offset)
+        await self._seek_in_consumer_thread(partition, offset)
+
+    async def _seek_in_consumer_thread(self, partition: Any, offset: int) -> None:
+        thread = self._thread
+        await thread.call_thread(thread._ensure_consumer().seek, partition, offset)
 
     async def seek_wait(self, partitions: Any) -> None:
         """The recovery's seeks of changelogs: their records are let through as faust

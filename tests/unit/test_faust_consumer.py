@@ -142,7 +142,7 @@ def test_after_a_seek_a_partition_s_records_come_in_order_from_where_it_went(mon
                 yield tp, SimpleNamespace(offset=offset)
 
     monkeypatch.setattr(faust_consumer.ThreadDelegateConsumer, "_getmany", fetch)
-    monkeypatch.setattr(faust_consumer.ThreadDelegateConsumer, "_seek", seek)
+    monkeypatch.setattr(Consumer, "_seek_in_consumer_thread", seek)
     monkeypatch.setattr(faust_consumer.Consumer, "getmany", faust_getmany)
     c = Consumer.__new__(Consumer)
     c._track_seeks()
@@ -242,6 +242,8 @@ FAUST_INTERNALS = {
     ak.AIOKafkaConsumerThread.seek_to_committed: "775ab0adc4b052ab",
     ak.AIOKafkaConsumerThread.seek_wait: "12e8d34e554e9024",
     ak.AIOKafkaConsumerThread.seek: "1498560d05f02582",
+    ak.AIOKafkaConsumerThread._ensure_consumer: "ff4a4c693b7ec63f",
+    ak.AIOKafkaConsumerThread.call_thread: "479edda75b54734b",
     ak.AIOKafkaConsumerThread.getmany: "26fc5fc9f3b667e1",
     ak.Producer._settings_extra: "a4c7bc41b6382223",
     ak.Producer._new_producer: "e72355c3430ed02f",
@@ -315,7 +317,7 @@ def test_faust_s_seek_goes_through_our_seek_bookkeeping(monkeypatch):
     async def delegate(self, partition, offset):
         pass
 
-    monkeypatch.setattr(fc.ThreadDelegateConsumer, "_seek", delegate)
+    monkeypatch.setattr(Consumer, "_seek_in_consumer_thread", delegate)
     c = consumer(None, [])
     c._read_offset = {}
     c.log = SimpleNamespace(dev=lambda *a, **k: None)
@@ -323,6 +325,52 @@ def test_faust_s_seek_goes_through_our_seek_bookkeeping(monkeypatch):
     asyncio.run(c.seek(tp, 85))
     assert c._expected[tp] == 85 and c._sought[tp] == c._seek_count == 1
     assert c._read_offset[tp] == 85
+
+
+def test_a_seek_runs_in_the_consumer_s_thread_not_the_app_s():
+    """aiokafka's ``seek`` drops the partition's fetched records, which the consumer
+    thread may be draining at that moment: called from the app's thread it raced it
+    and crashed the worker (KeyError in ``fetched_records``). Ours hands it to the
+    consumer thread, as faust's ``call_thread`` does with its other seeks."""
+    import threading
+
+    ran_in: list[tuple[str, TP, int]] = []
+
+    class Aiokafka:
+        def seek(self, partition, offset):
+            ran_in.append((threading.current_thread().name, partition, offset))
+
+    class ConsumerThread:
+        """The consumer thread's contract as faust's: ``call_thread`` runs ``fun`` in
+        the thread's own event loop and hands its result back."""
+
+        def __init__(self):
+            self.loop = asyncio.new_event_loop()
+            self.thread = threading.Thread(target=self.loop.run_forever,
+                                           name="consumer-thread", daemon=True)
+            self.thread.start()
+
+        def _ensure_consumer(self):
+            return Aiokafka()
+
+        async def call_thread(self, fun, *args):
+            async def run():
+                return fun(*args)
+            return await asyncio.wrap_future(
+                asyncio.run_coroutine_threadsafe(run(), self.loop))
+
+    c = consumer(None, [])
+    c._read_offset = {}
+    c.log = SimpleNamespace(dev=lambda *a, **k: None)
+    c._thread = ConsumerThread()
+    tp = TP("circular.workers", 2)
+    try:
+        asyncio.run(c.seek(tp, 85))
+    finally:
+        c._thread.loop.call_soon_threadsafe(c._thread.loop.stop)
+        c._thread.thread.join(5)
+    assert ran_in == [("consumer-thread", tp, 85)]
+    assert c._expected[tp] == 85
 
 
 def test_the_producer_is_idempotent_whatever_faust_sets_by_default(monkeypatch):
