@@ -118,3 +118,38 @@ def require(*roles: Role) -> Callable[[Principal], Coroutine[Any, Any, Principal
 AdminUser = Annotated[Principal, Depends(require(Role.ADMIN))]
 RecruiterUser = Annotated[Principal, Depends(require(Role.RECRUITER))]
 StaffUser = Annotated[Principal, Depends(require(Role.ADMIN, Role.RECRUITER))]
+
+
+def short_read(when: Callable[[Request, Principal], bool] = lambda _r, _p: True
+               ) -> Callable[..., Coroutine[Any, Any, Session]]:
+    """The session of a short read: one row by key, or one page of a list scoped to
+    one vacancy, worker or employer, for a signed-in caller (``when(request,
+    principal)`` says which requests are; a list unscoped may count a whole table).
+    Where the database has sessions of the event loop (SQLite:
+    ``database/loop_reads.py``) it is one of those, and the endpoint runs on the loop
+    (``routing.py``); otherwise it is a reader's session as :func:`get_session`'s.
+
+    Only for the sync endpoints of ``routing.GatewayRoute``, which close their
+    sessions before they return: so this is a plain dependency, not one that yields
+    (FastAPI enters an exit stack for each of those: 7% of a short read's time). A
+    session that was never used (the request failed before its endpoint ran) holds
+    no connection, so nothing is left to close."""
+
+    async def session(request: Request, user: CurrentUser) -> Session:
+        state = request.app.state
+        loop_reads = state.loop_read_sessions
+        factory = loop_reads if loop_reads is not None and when(request, user) \
+            else state.read_sessions
+        return factory()
+
+    return session
+
+
+def scoped_list(*filters: str) -> Callable[[Request, Principal], bool]:
+    """A list is scoped when a worker or an employer asks (their own rows) or one of
+    ``filters`` (query parameters naming one vacancy or worker) is given."""
+    return lambda request, user: (user.role in (Role.WORKER.value, Role.EMPLOYER.value)
+                                  or any(f in request.query_params for f in filters))
+
+
+ShortRead = Annotated[Session, Depends(short_read())]

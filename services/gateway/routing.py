@@ -10,6 +10,11 @@ requests). Here a connection is only ever held inside one thread-pool call, and 
 API's thread pool is no larger than its connection pool (``app.py``), so no thread
 waits for a connection. The answer is validated and serialized on the event loop.
 
+An endpoint whose sessions are all the event loop's (a short read on SQLite,
+``deps.ShortRead``, ``database/loop_reads.py``) runs on the loop instead; if it must
+record something after all (``begin_write``), it runs again from its start in the
+thread pool on ordinary sessions.
+
 A transient database error (SQLite busy, a PostgreSQL deadlock or serialization
 failure) runs the endpoint again, up to :data:`ATTEMPTS` times, unless it had
 committed something already.
@@ -29,9 +34,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from services.gateway.database.core import commits, is_transient
+from services.gateway.database.core import OffLoop, commits, is_transient
+from services.gateway.database.loop_reads import off_loop, on_loop
 
 log = logging.getLogger(__name__)
+#: the API's paths begin with it; each resource router carries it whole (``app.py``)
+API_PREFIX = "/api/v1"
 ATTEMPTS = 3
 BACKOFF_SECONDS = 0.05
 
@@ -45,10 +53,21 @@ class GatewayRoute(APIRoute):
 
 def in_one_hop(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     """``endpoint`` as a coroutine function of the same signature that runs it in the
-    thread pool and releases the sessions it was given before the call returns."""
+    thread pool (on the loop if its sessions are all the loop's) and releases the
+    sessions it was given before the call returns."""
 
     @functools.wraps(endpoint)
     async def run(**kwargs: Any) -> Any:
+        sessions = {k: v for k, v in kwargs.items() if isinstance(v, Session)}
+        looping = [k for k, v in sessions.items() if on_loop(v)]
+        if looping:
+            if len(looping) == len(sessions):
+                try:
+                    return call_releasing(endpoint, kwargs)
+                except OffLoop:  # it must record something: again, in the thread pool
+                    pass
+            # the loop's one connection never goes to a thread
+            kwargs = {**kwargs, **{k: off_loop(sessions[k]) for k in looping}}
         return await run_in_threadpool(call_releasing, endpoint, kwargs)
 
     return run

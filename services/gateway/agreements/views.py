@@ -14,13 +14,13 @@ from services.gateway.agreements.models import (
     QuotaRead,
 )
 from services.gateway.clock import service as clock
-from services.gateway.deps import AdminUser, CurrentUser, SessionDep, StaffUser
+from services.gateway.deps import AdminUser, CurrentUser, SessionDep, ShortRead, StaffUser
 from services.gateway.errors import responses
 from services.gateway.pagination import Page, PageDep, PathId
 from services.gateway.replies import Accepted
-from services.gateway.routing import GatewayRoute
+from services.gateway.routing import API_PREFIX, GatewayRoute
 
-router = APIRouter(route_class=GatewayRoute, prefix="/agreements", tags=["agreements"])
+router = APIRouter(route_class=GatewayRoute, prefix=f"{API_PREFIX}/agreements", tags=["agreements"])
 
 
 @router.post("", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED,
@@ -48,20 +48,20 @@ def resume_agreement(agreement_id: PathId, admin: AdminUser, db_session: Session
 
 
 @router.get("", response_model=Page[AgreementRead], responses=responses(401, 422))
-def list_agreements(user: CurrentUser, db_session: SessionDep,
+def list_agreements(user: CurrentUser, db_session: ShortRead,
                     page: PageDep) -> Page[AgreementRead]:
     rows, total = service.list_all(db_session=db_session, limit=page.limit, offset=page.offset)
     return Page.of([service.read(r) for r in rows], total, page)
 
 
 @router.get("/{agreement_id}", response_model=AgreementRead, responses=responses(401, 404, 422))
-def get_agreement(agreement_id: PathId, user: CurrentUser, db_session: SessionDep) -> AgreementRead:
+def get_agreement(agreement_id: PathId, user: CurrentUser, db_session: ShortRead) -> AgreementRead:
     return service.read(service.get(db_session=db_session, agreement_id=agreement_id))
 
 
 @router.get("/{agreement_id}/quota", response_model=list[QuotaRead],
             responses=responses(401, 403, 404, 422))
-def agreement_quota(agreement_id: PathId, user: StaffUser, db_session: SessionDep,
+def agreement_quota(agreement_id: PathId, user: StaffUser, db_session: ShortRead,
                     year: Annotated[int | None, Query(ge=2000, le=2200)] = None,
                     ) -> list[QuotaRead]:
     """Used and remaining places per covered occupation for a calendar year of vacancy

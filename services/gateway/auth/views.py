@@ -14,9 +14,9 @@ from services.gateway.auth.security import issue
 from services.gateway.auth.throttle import SignInThrottle
 from services.gateway.deps import AdminUser, SessionDep, SettingsDep
 from services.gateway.errors import TooManyRequests, Unauthorized, responses
-from services.gateway.routing import GatewayRoute
+from services.gateway.routing import API_PREFIX, GatewayRoute
 
-router = APIRouter(route_class=GatewayRoute, tags=["auth"])
+router = APIRouter(route_class=GatewayRoute, prefix=API_PREFIX, tags=["auth"])
 
 
 @router.post("/auth/token", response_model=Token, responses=responses(401, 422, 429))

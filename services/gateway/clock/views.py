@@ -11,9 +11,10 @@ from services.gateway.deps import AdminUser, SessionDep, SettingsDep
 from services.gateway.errors import Conflict, NotFound, responses
 from services.gateway.outbox import service as outbox
 from services.gateway.replies import Accepted
-from services.gateway.routing import GatewayRoute
+from services.gateway.routing import API_PREFIX, GatewayRoute
 
-router = APIRouter(route_class=GatewayRoute, prefix="/admin/clock", tags=["operations"])
+router = APIRouter(route_class=GatewayRoute, prefix=f"{API_PREFIX}/admin/clock",
+                   tags=["operations"])
 
 
 @router.post("/tick", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED,

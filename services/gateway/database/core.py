@@ -61,6 +61,9 @@ BUSY_TIMEOUT_SECONDS = 30
 #: connections a process keeps when the caller does not say (the relay and the
 #: projector use one at a time; the API sizes its pool to its thread pool)
 DEFAULT_POOL_SIZE = 2
+#: in the info of a session that runs on the event loop (``loop_reads.py``): the
+#: sessionmaker to use instead where it must write (it never does on the loop)
+ON_LOOP = "circular_on_loop"
 WRITER_LOCK = "circular_writer_lock"  # in a connection record's info while it holds it
 BEGIN_PENDING = "circular_begin_pending"  # a writing transaction that has not written yet
 #: statements before which a transaction that may write emits BEGIN IMMEDIATE
@@ -201,10 +204,19 @@ def commits(session: Session) -> int:
     return int(session.info.get("commits", 0))
 
 
+class OffLoop(Exception):
+    """A read on the event loop must write (``begin_write``): the endpoint is run
+    again in the thread pool, on the sessions of ``session.info[ON_LOOP]``."""
+
+
 def begin_write(session: Session) -> None:
     """Make the session's transaction one that may write. On SQLite a read-only
     transaction is ended first (it holds nothing to keep: it may not have written) and
-    the next begins with ``BEGIN IMMEDIATE``; elsewhere nothing changes."""
+    the next begins with ``BEGIN IMMEDIATE``; elsewhere nothing changes. A session
+    of the event loop (``loop_reads.py``) raises :class:`OffLoop`: it would wait there
+    for the lock."""
+    if session.info.get(ON_LOOP) is not None:
+        raise OffLoop("this read records something: it runs again in the thread pool")
     if session.in_transaction():
         conn = session.connection()
         if conn.dialect.name != "sqlite" or not conn.get_execution_options().get(READ_ONLY):

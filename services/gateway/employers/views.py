@@ -5,15 +5,15 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from services.gateway.auth.models import Role
-from services.gateway.deps import AdminUser, CurrentUser, SessionDep
+from services.gateway.deps import AdminUser, CurrentUser, SessionDep, ShortRead
 from services.gateway.employers import service
 from services.gateway.employers.models import EmployerCreate, EmployerRead, EmployerStatus
 from services.gateway.errors import Forbidden, responses
 from services.gateway.pagination import Page, PageDep, PathId
 from services.gateway.replies import Accepted
-from services.gateway.routing import GatewayRoute
+from services.gateway.routing import API_PREFIX, GatewayRoute
 
-router = APIRouter(route_class=GatewayRoute, prefix="/employers", tags=["employers"])
+router = APIRouter(route_class=GatewayRoute, prefix=f"{API_PREFIX}/employers", tags=["employers"])
 
 
 @router.post("", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED,
@@ -47,7 +47,7 @@ def list_employers(admin: AdminUser, db_session: SessionDep, page: PageDep) -> P
 
 
 @router.get("/{employer_id}", response_model=EmployerRead, responses=responses(401, 403, 404, 422))
-def get_employer(employer_id: PathId, user: CurrentUser, db_session: SessionDep) -> EmployerRead:
+def get_employer(employer_id: PathId, user: CurrentUser, db_session: ShortRead) -> EmployerRead:
     if not (user.role == Role.ADMIN or (user.role == Role.EMPLOYER
                                         and user.employer_id == employer_id)):
         raise Forbidden("Only an admin or the employer itself may read this employer")

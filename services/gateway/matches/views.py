@@ -2,23 +2,35 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, status
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, status
+from sqlalchemy.orm import Session
 
 from schemas.events.matches import Decision, MatchStatus
-from services.gateway.deps import CurrentUser, RecruiterUser, SessionDep
+from services.gateway.deps import (
+    CurrentUser,
+    RecruiterUser,
+    SessionDep,
+    ShortRead,
+    scoped_list,
+    short_read,
+)
 from services.gateway.errors import responses
 from services.gateway.matches import service
 from services.gateway.matches.models import Match, MatchRead, RejectBody
 from services.gateway.pagination import IdFilter, Page, PageDep, PathId
 from services.gateway.replies import Accepted
-from services.gateway.routing import GatewayRoute
+from services.gateway.routing import API_PREFIX, GatewayRoute
 from services.gateway.vacancies import service as vacancies
 
-router = APIRouter(route_class=GatewayRoute, tags=["matches"])
+router = APIRouter(route_class=GatewayRoute, prefix=API_PREFIX, tags=["matches"])
+#: a page of matches of one vacancy or worker is a short read (deps.short_read)
+MatchesRead = Annotated[Session, Depends(short_read(scoped_list("vacancy_id", "worker_id")))]
 
 
 @router.get("/matches", response_model=Page[MatchRead], responses=responses(401, 403, 422))
-def list_matches(request: Request, user: CurrentUser, db_session: SessionDep, page: PageDep,
+def list_matches(request: Request, user: CurrentUser, db_session: MatchesRead, page: PageDep,
                  status: MatchStatus | None = None, vacancy_id: IdFilter = None,
                  worker_id: IdFilter = None) -> Page[MatchRead]:
     """Recruiters and admins see all; an employer the approved and later matches of its
@@ -34,7 +46,7 @@ def list_matches(request: Request, user: CurrentUser, db_session: SessionDep, pa
 @router.get("/matches/{match_id}", response_model=MatchRead,
             responses=responses(401, 403, 404, 422))
 def get_match(match_id: PathId, request: Request, user: CurrentUser,
-              db_session: SessionDep) -> MatchRead:
+              db_session: ShortRead) -> MatchRead:
     """404 for an unknown id; 403 for another party's match, or one its employer or
     worker may not see yet (before a recruiter approved it)."""
     row = service.get(db_session=db_session, match_id=match_id)
@@ -45,7 +57,7 @@ def get_match(match_id: PathId, request: Request, user: CurrentUser,
 @router.get("/vacancies/{vacancy_id}/matches", response_model=Page[MatchRead],
             responses=responses(401, 403, 404, 422))
 def vacancy_matches(vacancy_id: PathId, request: Request, user: CurrentUser,
-                    db_session: SessionDep, page: PageDep,
+                    db_session: ShortRead, page: PageDep,
                     status: MatchStatus | None = None) -> Page[MatchRead]:
     vacancies.check_role_may_read(user)
     vacancy = vacancies.get(db_session=db_session, vacancy_id=vacancy_id)

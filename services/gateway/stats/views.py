@@ -9,10 +9,10 @@ from fastapi import APIRouter, Query
 from services.gateway.clock import service as clock
 from services.gateway.deps import AdminUser, SessionDep
 from services.gateway.errors import responses
-from services.gateway.routing import GatewayRoute
+from services.gateway.routing import API_PREFIX, GatewayRoute
 from services.gateway.stats.service import Flow, flows
 
-router = APIRouter(route_class=GatewayRoute, prefix="/stats", tags=["statistics"])
+router = APIRouter(route_class=GatewayRoute, prefix=f"{API_PREFIX}/stats", tags=["statistics"])
 
 
 @router.get("/flows", response_model=list[Flow], responses=responses(401, 403, 422))

@@ -22,13 +22,14 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from services.gateway.auth.security import Principal
 from services.gateway.deps import CurrentUser
 from services.gateway.errors import responses
+from services.gateway.routing import API_PREFIX
 from services.gateway.settings import GatewaySettings
 from services.gateway.stream import service
 from services.gateway.stream.hub import Hub, Subscriber
 from services.gateway.stream.models import ChangeKind
 from services.gateway.stream.service import Seen
 
-router = APIRouter(tags=["stream"])
+router = APIRouter(prefix=API_PREFIX, tags=["stream"])
 #: at most this many missed changes are sent again; more and the client gets ``reset``
 REPLAY_LIMIT = 1000
 #: how long a browser waits before reconnecting (ms), sent with the first event

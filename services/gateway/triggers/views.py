@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, status
+from sqlalchemy.orm import Session
 
 from schemas.events.triggers import TriggerKind
-from services.gateway.deps import CurrentUser, RecruiterUser, SessionDep
+from services.gateway.deps import CurrentUser, RecruiterUser, SessionDep, scoped_list, short_read
 from services.gateway.errors import responses
 from services.gateway.pagination import IdFilter, Page, PageDep, PathId
 from services.gateway.replies import Accepted
-from services.gateway.routing import GatewayRoute
+from services.gateway.routing import API_PREFIX, GatewayRoute
 from services.gateway.triggers import service
 from services.gateway.triggers.models import TriggerComplete, TriggerRead, TriggerStatus
 
-router = APIRouter(route_class=GatewayRoute, prefix="/reintegration/triggers",
+router = APIRouter(route_class=GatewayRoute, prefix=f"{API_PREFIX}/reintegration/triggers",
                    tags=["reintegration"])
+#: one worker's triggers are a short read (deps.short_read)
+TriggersRead = Annotated[Session, Depends(short_read(scoped_list("worker_id")))]
 
 
 @router.get("", response_model=Page[TriggerRead], responses=responses(401, 403, 422))
-def list_triggers(user: CurrentUser, db_session: SessionDep, page: PageDep,
+def list_triggers(user: CurrentUser, db_session: TriggersRead, page: PageDep,
                   worker_id: IdFilter = None,
                   kind: TriggerKind | None = None,
                   status: TriggerStatus | None = None) -> Page[TriggerRead]:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
 
-from services.gateway.deps import CurrentUser, SessionDep
+from fastapi import APIRouter, Depends, status
+from sqlalchemy.orm import Session
+
+from services.gateway.deps import CurrentUser, SessionDep, ShortRead, scoped_list, short_read
 from services.gateway.errors import responses
 from services.gateway.pagination import IdFilter, Page, PageDep, PathId
 from services.gateway.replies import Accepted
-from services.gateway.routing import GatewayRoute
+from services.gateway.routing import API_PREFIX, GatewayRoute
 from services.gateway.vacancies import service
 from services.gateway.vacancies.models import VacancyCreate, VacancyRead
 
-router = APIRouter(route_class=GatewayRoute, prefix="/vacancies", tags=["vacancies"])
+router = APIRouter(route_class=GatewayRoute, prefix=f"{API_PREFIX}/vacancies", tags=["vacancies"])
+#: one employer's vacancies are a short read (deps.short_read)
+VacanciesRead = Annotated[Session, Depends(short_read(scoped_list("employer_id")))]
 
 
 @router.post("", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED,
@@ -23,7 +28,7 @@ def post_vacancy(vacancy_in: VacancyCreate, user: CurrentUser, db_session: Sessi
 
 
 @router.get("", response_model=Page[VacancyRead], responses=responses(401, 403, 422))
-def list_vacancies(user: CurrentUser, db_session: SessionDep, page: PageDep,
+def list_vacancies(user: CurrentUser, db_session: VacanciesRead, page: PageDep,
                    employer_id: IdFilter = None,
                    ) -> Page[VacancyRead]:
     rows, total = service.list_for(db_session=db_session, user=user, employer_id=employer_id,
@@ -32,7 +37,7 @@ def list_vacancies(user: CurrentUser, db_session: SessionDep, page: PageDep,
 
 
 @router.get("/{vacancy_id}", response_model=VacancyRead, responses=responses(401, 403, 404, 422))
-def get_vacancy(vacancy_id: PathId, user: CurrentUser, db_session: SessionDep) -> VacancyRead:
+def get_vacancy(vacancy_id: PathId, user: CurrentUser, db_session: ShortRead) -> VacancyRead:
     service.check_role_may_read(user)
     row = service.get(db_session=db_session, vacancy_id=vacancy_id)
     service.check_can_read(user, row)

@@ -10,17 +10,17 @@ from fastapi import APIRouter, File, Request, UploadFile, status
 from services.gateway.audit import service as audit
 from services.gateway.audit.models import AuditRead
 from services.gateway.auth.models import Role
-from services.gateway.deps import CurrentUser, MaybeUser, SessionDep
+from services.gateway.deps import CurrentUser, MaybeUser, SessionDep, ShortRead
 from services.gateway.errors import Forbidden, responses
 from services.gateway.pagination import Page, PageDep, PathId
 from services.gateway.replies import Accepted
-from services.gateway.routing import GatewayRoute
+from services.gateway.routing import API_PREFIX, GatewayRoute
 from services.gateway.timeline import service as timeline
 from services.gateway.timeline.models import TimelineRead
 from services.gateway.workers import roster, service
 from services.gateway.workers.models import WorkerCreate, WorkerRead, WorkerUpdate
 
-router = APIRouter(route_class=GatewayRoute, prefix="/workers", tags=["workers"])
+router = APIRouter(route_class=GatewayRoute, prefix=f"{API_PREFIX}/workers", tags=["workers"])
 
 
 @router.post("", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED,
@@ -80,7 +80,7 @@ def erase_worker(worker_id: PathId, request: Request, user: CurrentUser,
 
 @router.get("/{worker_id}/timeline", response_model=Page[TimelineRead],
             responses=responses(401, 403, 404, 422))
-def worker_timeline(worker_id: PathId, user: CurrentUser, db_session: SessionDep,
+def worker_timeline(worker_id: PathId, user: CurrentUser, db_session: ShortRead,
                     page: PageDep) -> Page[TimelineRead]:
     service.check_access(user, worker_id)
     service.get(db_session=db_session, worker_id=worker_id)
@@ -93,7 +93,7 @@ def worker_timeline(worker_id: PathId, user: CurrentUser, db_session: SessionDep
 
 @router.get("/{worker_id}/audit", response_model=Page[AuditRead],
             responses=responses(401, 403, 404, 422))
-def worker_audit(worker_id: PathId, user: CurrentUser, db_session: SessionDep,
+def worker_audit(worker_id: PathId, user: CurrentUser, db_session: ShortRead,
                  page: PageDep) -> Page[AuditRead]:
     """Who read this worker's personal data: for admins and the worker itself."""
     if not (user.role == Role.ADMIN or (user.role == Role.WORKER
