@@ -138,6 +138,7 @@ def gateway_section(g: dict[str, Any]) -> list[str]:
         f"endpoint, same server and settings) | {load['ratio']:.3f} | >= 0.3 |",
         f"| latency p50 / p99 | {_ms(gw)} | {_ms(bare)} | | |",
         *_reading_rows(load),
+        *_capacity_rows(load),
         *_console_rows(load),
         f"| errors (non-2xx, transport) | {gw['errors']} | {bare['errors']} | | 0 |",
         f"| vacancy posted -> first proposal readable, p50 / p99, at {e2e['rate']:.0f} "
@@ -210,6 +211,37 @@ def _reading_rows(load: dict[str, Any]) -> list[str]:
             for r in load.get("reading", {}).values()]
 
 
+def _capacity_rows(load: dict[str, Any]) -> list[str]:
+    """Issue 16's goals, against the stack's floor on the event loop in the same run:
+    the mixed load, the cheapest request, and the p99 of a write under the mixed load
+    against the floor's (thread pool, as the issue names it); then per core of the
+    API, which the rest of the system shares during the mixed load."""
+    reading = load.get("reading", {})
+    loop, floor, cheapest = (reading.get(k) for k in ("floor on the loop", "floor", "cheapest"))
+    if loop is None or floor is None or cheapest is None:
+        return []
+    gw = load["gateway"]
+    post = gw["routes"].get("POST /vacancies", {}).get("p99_ms")
+    rows = [f"| capacity: mixed load against the floor on the loop | {_n(gw['rps'])} | "
+            f"{_n(loop['rps'])} | {gw['rps'] / loop['rps']:.3f} | >= 0.8 |",
+            f"| capacity: the cheapest request against the floor on the loop | "
+            f"{_n(cheapest['rps'])} | {_n(loop['rps'])} | {cheapest['rps'] / loop['rps']:.3f} "
+            "| >= 0.9 |"]
+    if post is not None and floor["p99_ms"]:
+        rows.append(f"| capacity: `POST /vacancies` p99 under the mixed load against the "
+                    f"floor's p99 | {_n(post, 1)} ms | {_n(floor['p99_ms'], 1)} ms | "
+                    f"{post / floor['p99_ms']:.1f}x | <= 3x |")
+    api_cores, loop_cores = gw["cores"].get("api", 0), loop["cores"].get("bare", 0)
+    if api_cores and loop_cores:
+        mixed_per_core, loop_per_core = gw["rps"] / api_cores, loop["rps"] / loop_cores
+        rows.append(f"| capacity, per core of the API process(es): mixed load (API at "
+                    f"{api_cores:.2f} cores; the relay, projector, matcher, tracker, broker and "
+                    f"load generator share the machine) against the floor on the loop (at "
+                    f"{loop_cores:.2f} cores) | {_n(mixed_per_core)} | {_n(loop_per_core)} | "
+                    f"{mixed_per_core / loop_per_core:.3f} | |")
+    return rows
+
+
 def api_processes_section() -> list[str]:
     """One row per number of API processes (``--api-workers N``), from the latest
     gateway run with each (``var/bench/gateway-api-N.json``)."""
@@ -221,17 +253,21 @@ def api_processes_section() -> list[str]:
              "Each row from its own run of the gateway benchmark, the bare server with as "
              "many processes.", "",
              "| API processes | mixed load, requests/s (bare) | ratio | p50 / p99 | "
-             "`POST /vacancies` p99 | cheapest request/s | end to end p50 / p99 | "
-             "API cores | command |", "|---|---|---|---|---|---|---|---|---|"]
+             "`POST /vacancies` p99 | cheapest request/s | floor on the loop, requests/s "
+             "| mixed / floor on the loop | end to end p50 / p99 | API cores | command |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for g in runs:
         load, e2e = g["load"], g["end_to_end"]
         gw = load["gateway"]
         post = gw["routes"].get("POST /vacancies", {}).get("p99_ms")
         cheapest = load.get("reading", {}).get("cheapest", {}).get("rps")
+        loop = load.get("reading", {}).get("floor on the loop", {}).get("rps")
+        on_loop = f"{_n(loop)} | {gw['rps'] / loop:.3f}" if loop else "n/a | n/a"
         lines.append(
             f"| {g['api_workers']} | {_n(gw['rps'])} ({_n(load['bare']['rps'])}) | "
             f"{load['ratio']:.3f} | {_ms(gw)} | {_n(post, 1)} ms | {_n(cheapest)} | "
-            f"{_ms(e2e, '> 30,000')} | {gw['cores'].get('api', 0):.2f} | `{g['command']}` |")
+            f"{on_loop} | {_ms(e2e, '> 30,000')} | {gw['cores'].get('api', 0):.2f} | "
+            f"`{g['command']}` |")
     return lines + [""]
 
 
