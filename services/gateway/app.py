@@ -11,6 +11,9 @@ from typing import Any
 
 import anyio.to_thread
 from fastapi import FastAPI
+from fastapi.encoders import jsonable_encoder
+from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute
 
 from services.gateway import errors
 from services.gateway.agreements.views import router as agreements
@@ -23,6 +26,7 @@ from services.gateway.clock.views import router as clock
 from services.gateway.console.app import mount_console
 from services.gateway.database.core import make_engine, make_sessionmaker
 from services.gateway.database.loop_reads import close_loop_reads, make_loop_reads
+from services.gateway.deps import needs_caller, oauth2
 from services.gateway.document import state_input_rules
 from services.gateway.employers.views import router as employers
 from services.gateway.matches.views import router as matches
@@ -66,10 +70,38 @@ class CircularApi(FastAPI):
     def openapi(self) -> dict[str, Any]:
         if self.openapi_schema is None:
             document = super().openapi()
+            document_security(document, self.routes)
             document_extras(document)
             state_input_rules(document)
         assert self.openapi_schema is not None
         return self.openapi_schema
+
+
+#: the keys FastAPI writes before an operation's security requirement
+OPERATION_METADATA = ("tags", "summary", "description", "operationId", "deprecated")
+
+
+def document_security(document: dict[str, Any], routes: list[BaseRoute]) -> None:
+    """The bearer scheme on every operation whose route asks who calls
+    (``deps.needs_caller``), where FastAPI puts a security dependency's, and in the
+    components: the routes read the token themselves (``deps.bearer_token``), so
+    FastAPI does not see the scheme."""
+    for route in routes:
+        if not (isinstance(route, APIRoute) and route.include_in_schema
+                and needs_caller(route.dependant)):
+            continue
+        operations = document["paths"][route.path_format]
+        for method in route.methods or ():
+            operation = operations[method.lower()]
+            keys = list(operation)
+            at = sum(1 for k in keys if k in OPERATION_METADATA)
+            security = [{oauth2.scheme_name: []}, *operation.get("security", [])]
+            operations[method.lower()] = {**{k: operation[k] for k in keys[:at]},
+                                          "security": security,
+                                          **{k: operation[k] for k in keys[at:]}}
+        document.setdefault("components", {}).setdefault("securitySchemes", {})[
+            oauth2.scheme_name] = jsonable_encoder(oauth2.model, by_alias=True,
+                                                   exclude_none=True)
 
 
 def document_extras(document: dict[str, Any]) -> None:

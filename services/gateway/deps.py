@@ -12,7 +12,9 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.security import OAuth2PasswordBearer
+from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
@@ -64,12 +66,24 @@ def account_exists(read_sessions: sessionmaker[Session], user_id: str) -> bool:
         return session.scalar(select(User.id).where(User.id == user_id)) is not None
 
 
-async def current_principal(request: Request,
-                            token: Annotated[str | None, Depends(oauth2)]) -> Principal:
+def bearer_token(request: Request) -> str | None:
+    """The bearer token of the ``Authorization`` header, read as :data:`oauth2`
+    (FastAPI's ``OAuth2PasswordBearer`` without ``auto_error``) reads it. The routes
+    do not depend on ``oauth2`` itself: FastAPI would solve it as one more dependency
+    on every request (a seventh of the cheapest request's time, in-process); the
+    document states the scheme on every operation that needs a caller instead
+    (:func:`needs_caller`, ``app.py``)."""
+    authorization = request.headers.get("Authorization")
+    scheme, token = get_authorization_scheme_param(authorization)
+    return token if authorization and scheme.lower() == "bearer" else None
+
+
+async def current_principal(request: Request) -> Principal:
     """The caller, from a verified token whose account still exists. A token checked
     in the last ``CIRCULAR_AUTH_CACHE_SECONDS`` is not checked again (see
     ``auth/principals.py``); otherwise the account is looked up in a short read-only
     session of its own, in one thread-pool call."""
+    token = bearer_token(request)
     if not token:
         raise Unauthorized("Sign in first: send a bearer token")
     return await principal_for(request.app.state, token)
@@ -95,13 +109,19 @@ async def principal_for(state: Any, token: str) -> Principal:
 CurrentUser = Annotated[Principal, Depends(current_principal)]
 
 
-async def optional_principal(request: Request,
-                             token: Annotated[str | None, Depends(oauth2)]) -> Principal | None:
+async def optional_principal(request: Request) -> Principal | None:
     """The caller if a token was sent (a bad one is still 401), else None."""
-    return await current_principal(request, token) if token else None
+    return await current_principal(request) if bearer_token(request) else None
 
 
 MaybeUser = Annotated[Principal | None, Depends(optional_principal)]
+
+
+def needs_caller(dependant: Dependant) -> bool:
+    """Whether a route's dependencies ask who calls (its operation is documented with
+    :data:`oauth2`'s scheme)."""
+    return dependant.call in (current_principal, optional_principal) or any(
+        needs_caller(d) for d in dependant.dependencies)
 
 
 def require(*roles: Role) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
