@@ -3,8 +3,9 @@
 A read of one row by key, or of one page of an index, takes tens of microseconds in
 SQLite (the file is local and in the page cache); handing it to a thread and back
 costs ten times that (the bench's floor: 691 us a request through the thread pool,
-390 us on the loop). So endpoints declared short reads (``routing.short_read``) run
-on the event loop when the database is SQLite, on sessions of their own engine:
+390 us on the loop). So endpoints whose session is a short read's
+(``deps.short_read``) run on the event loop when the database is SQLite, on sessions
+of their own engine (``routing.in_one_hop``):
 
 * one connection, used only on the loop: an endpoint runs there to its end without
   awaiting, and releases its session before it returns, so the loop never waits for
