@@ -173,3 +173,10 @@ def scoped_list(*filters: str) -> Callable[[Request, Principal], bool]:
 
 
 ShortRead = Annotated[Session, Depends(short_read())]
+#: a page of one vacancy's or one worker's rows (matches)
+VacancyOrWorkerRows = Annotated[Session, Depends(short_read(scoped_list("vacancy_id",
+                                                                          "worker_id")))]
+#: a page of one worker's rows (placements, returns, triggers)
+WorkerRows = Annotated[Session, Depends(short_read(scoped_list("worker_id")))]
+#: a page of one employer's rows (vacancies)
+EmployerRows = Annotated[Session, Depends(short_read(scoped_list("employer_id")))]

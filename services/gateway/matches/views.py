@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request, status
-from sqlalchemy.orm import Session
+from fastapi import APIRouter, Request, status
 
 from schemas.events.matches import Decision, MatchStatus
 from services.gateway.deps import (
@@ -13,8 +10,7 @@ from services.gateway.deps import (
     RecruiterUser,
     SessionDep,
     ShortRead,
-    scoped_list,
-    short_read,
+    VacancyOrWorkerRows,
 )
 from services.gateway.errors import responses
 from services.gateway.matches import service
@@ -25,13 +21,11 @@ from services.gateway.routing import API_PREFIX, GatewayRoute
 from services.gateway.vacancies import service as vacancies
 
 router = APIRouter(route_class=GatewayRoute, prefix=API_PREFIX, tags=["matches"])
-#: a page of matches of one vacancy or worker is a short read (deps.short_read)
-MatchesRead = Annotated[Session, Depends(short_read(scoped_list("vacancy_id", "worker_id")))]
 
 
 @router.get("/matches", response_model=Page[MatchRead], responses=responses(401, 403, 422))
-def list_matches(request: Request, user: CurrentUser, db_session: MatchesRead, page: PageDep,
-                 status: MatchStatus | None = None, vacancy_id: IdFilter = None,
+def list_matches(request: Request, user: CurrentUser, db_session: VacancyOrWorkerRows,
+                 page: PageDep, status: MatchStatus | None = None, vacancy_id: IdFilter = None,
                  worker_id: IdFilter = None) -> Page[MatchRead]:
     """Recruiters and admins see all; an employer the approved and later matches of its
     vacancies (with the candidate's name once accepted); a worker its own offers. A

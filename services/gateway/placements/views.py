@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Depends, status
-from sqlalchemy.orm import Session
+from fastapi import APIRouter, status
 
-from services.gateway.deps import CurrentUser, SessionDep, StaffUser, scoped_list, short_read
+from services.gateway.deps import CurrentUser, SessionDep, StaffUser, WorkerRows
 from services.gateway.errors import responses
 from services.gateway.pagination import IdFilter, Page, PageDep
 from services.gateway.placements import service
@@ -22,8 +21,6 @@ from services.gateway.replies import Accepted
 from services.gateway.routing import API_PREFIX, GatewayRoute
 
 router = APIRouter(route_class=GatewayRoute, prefix=API_PREFIX, tags=["placements"])
-#: one worker's placements or returns are a short read (deps.short_read)
-WorkersRowsRead = Annotated[Session, Depends(short_read(scoped_list("worker_id")))]
 
 
 @router.post("/departures", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED,
@@ -44,7 +41,7 @@ def register_return(body: ReturnCreate, user: CurrentUser, db_session: SessionDe
 
 
 @router.get("/returns", response_model=Page[ReturnRead], responses=responses(401, 403, 422))
-def list_returns(user: CurrentUser, db_session: WorkersRowsRead, page: PageDep,
+def list_returns(user: CurrentUser, db_session: WorkerRows, page: PageDep,
                  status: ReturnStatus | None = None,
                  worker_id: IdFilter = None) -> Page[ReturnRead]:
     """Return registrations; ``unmatched`` ones found no open placement and need a
@@ -58,7 +55,7 @@ def list_returns(user: CurrentUser, db_session: WorkersRowsRead, page: PageDep,
 
 @router.get("/placements", response_model=Page[PlacementRead],
             responses=responses(401, 403, 422))
-def list_placements(user: CurrentUser, db_session: WorkersRowsRead, page: PageDep,
+def list_placements(user: CurrentUser, db_session: WorkerRows, page: PageDep,
                     status: Literal["pending", "abroad", "overdue", "returned"] | None = None,
                     worker_id: IdFilter = None) -> Page[PlacementRead]:
     items, total = service.list_placements(db_session=db_session, user=user, status=status,

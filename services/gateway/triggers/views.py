@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, status
-from sqlalchemy.orm import Session
+from fastapi import APIRouter, status
 
 from schemas.events.triggers import TriggerKind
-from services.gateway.deps import CurrentUser, RecruiterUser, SessionDep, scoped_list, short_read
+from services.gateway.deps import CurrentUser, RecruiterUser, SessionDep, WorkerRows
 from services.gateway.errors import responses
 from services.gateway.pagination import IdFilter, Page, PageDep, PathId
 from services.gateway.replies import Accepted
@@ -18,12 +15,10 @@ from services.gateway.triggers.models import TriggerComplete, TriggerRead, Trigg
 
 router = APIRouter(route_class=GatewayRoute, prefix=f"{API_PREFIX}/reintegration/triggers",
                    tags=["reintegration"])
-#: one worker's triggers are a short read (deps.short_read)
-TriggersRead = Annotated[Session, Depends(short_read(scoped_list("worker_id")))]
 
 
 @router.get("", response_model=Page[TriggerRead], responses=responses(401, 403, 422))
-def list_triggers(user: CurrentUser, db_session: TriggersRead, page: PageDep,
+def list_triggers(user: CurrentUser, db_session: WorkerRows, page: PageDep,
                   worker_id: IdFilter = None,
                   kind: TriggerKind | None = None,
                   status: TriggerStatus | None = None) -> Page[TriggerRead]:

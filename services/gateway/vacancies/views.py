@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter, status
 
-from fastapi import APIRouter, Depends, status
-from sqlalchemy.orm import Session
-
-from services.gateway.deps import CurrentUser, SessionDep, ShortRead, scoped_list, short_read
+from services.gateway.deps import CurrentUser, EmployerRows, SessionDep, ShortRead
 from services.gateway.errors import responses
 from services.gateway.pagination import IdFilter, Page, PageDep, PathId
 from services.gateway.replies import Accepted
@@ -16,8 +13,6 @@ from services.gateway.vacancies import service
 from services.gateway.vacancies.models import VacancyCreate, VacancyRead
 
 router = APIRouter(route_class=GatewayRoute, prefix=f"{API_PREFIX}/vacancies", tags=["vacancies"])
-#: one employer's vacancies are a short read (deps.short_read)
-VacanciesRead = Annotated[Session, Depends(short_read(scoped_list("employer_id")))]
 
 
 @router.post("", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED,
@@ -28,7 +23,7 @@ def post_vacancy(vacancy_in: VacancyCreate, user: CurrentUser, db_session: Sessi
 
 
 @router.get("", response_model=Page[VacancyRead], responses=responses(401, 403, 422))
-def list_vacancies(user: CurrentUser, db_session: VacanciesRead, page: PageDep,
+def list_vacancies(user: CurrentUser, db_session: EmployerRows, page: PageDep,
                    employer_id: IdFilter = None,
                    ) -> Page[VacancyRead]:
     rows, total = service.list_for(db_session=db_session, user=user, employer_id=employer_id,
