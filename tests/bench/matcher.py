@@ -11,7 +11,13 @@
    minute; for each vacancy, the time from its write to its first proposal on
    ``circular.matches`` (p50, p99).
 3. Memory: the matcher's peak resident set (VmHWM), per 100,000 workers.
-4. The pure rules engine: time to find a vacancy's best candidates through the
+4. The steady phase (tests/bench/steady.py): waves of approvals, acceptances and
+   returns among registrations, profile changes and vacancies, as fast as the
+   matcher takes them; events/s beside the backfill's.
+5. Restart after rounds of churn (tests/bench/restart.py).
+6. Side by side (tests/bench/scale_out.py): the backfill again through a group of
+   matcher workers on the same broker, events/s against one worker's.
+7. The pure rules engine: time to find a vacancy's best candidates through the
    market index against the naive full scan, at 10k, 100k and 1M workers.
 
     python -m tests.bench.matcher [--workers 200000 --vacancies 20000]
@@ -37,12 +43,23 @@ from eventbus.admin import ensure_topics
 from schemas.codec import decode, encode
 from schemas.events import matches as mv
 from schemas.events.base import Event
-from schemas.topics import AGREEMENTS, EMPLOYERS, MATCHES, VACANCIES, WORKERS, catalogue
+from schemas.events.vacancies import VacancyEvaluated
+from schemas.topics import (
+    AGREEMENTS,
+    EMPLOYERS,
+    MATCHES,
+    VACANCIES,
+    VACANCY_STATUS,
+    WORKERS,
+    Topic,
+    catalogue,
+)
 from services.matcher.domain.candidates import MarketIndex, naive_best
 from services.matcher.domain.views import VacancyView, WorkerView
-from tests.bench import restart
+from tests.bench import restart, scale_out
 from tests.bench.baseline import bare_consume, produce
 from tests.bench.measure import (
+    Record,
     idle_rss_mib,
     peak_rss_mib,
     records,
@@ -50,24 +67,28 @@ from tests.bench.measure import (
     write_results,
 )
 from tests.bench.roster import Roster
+from tests.bench.steady import Steady
 from tests.support.brokers import session_broker
 from tests.support.processes import ServiceProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def throughput(bootstrap: str, prefix: str, roster: Roster, n_workers: int,
-               n_vacancies: int, n_employers: int, var: Path) -> dict[str, Any]:
-    def name(x: Any) -> str:
-        return str(x.prefixed(prefix).name)
-
-    batches = [
-        (name(AGREEMENTS), records(list(roster.agreements()))),
-        (name(EMPLOYERS), records(list(roster.employers(n_employers)))),
-        (name(WORKERS), records([roster.worker(i) for i in range(n_workers)])),
-        (name(VACANCIES), records([roster.vacancy(i, n_employers)
-                                   for i in range(n_vacancies)])),
+def roster_batches(roster: Roster, n_workers: int, n_vacancies: int, n_employers: int
+                   ) -> list[tuple[Topic, list[Record]]]:
+    """The backfill: the roster's agreements, employers, workers and vacancies, as
+    records per input topic, in the order they are written."""
+    return [
+        (AGREEMENTS, records(list(roster.agreements()))),
+        (EMPLOYERS, records(list(roster.employers(n_employers)))),
+        (WORKERS, records([roster.worker(i) for i in range(n_workers)])),
+        (VACANCIES, records([roster.vacancy(i, n_employers) for i in range(n_vacancies)])),
     ]
+
+
+def throughput(bootstrap: str, prefix: str, backfill: list[tuple[Topic, list[Record]]],
+               var: Path) -> dict[str, Any]:
+    batches = [(topic.prefixed(prefix).name, recs) for topic, recs in backfill]
     total = sum(len(r) for _, r in batches)
     for topic, recs in batches:
         asyncio.run(produce(bootstrap, topic, recs))
@@ -117,7 +138,9 @@ def faust_ceiling(env: dict[str, str], var: Path, total: int, topics: list[str])
 def latency(bootstrap: str, prefix: str, roster: Roster, n_employers: int, rate: int,
             seconds: int, first_worker: int, first_vacancy: int) -> dict[str, Any]:
     matches = MATCHES.prefixed(prefix).name
-    consumer = KafkaConsumer(matches, bootstrap_servers=bootstrap, auto_offset_reset="latest",
+    status = VACANCY_STATUS.prefixed(prefix).name
+    consumer = KafkaConsumer(matches, status, bootstrap_servers=bootstrap,
+                             auto_offset_reset="latest",
                              group_id=f"bench-{uuid.uuid4().hex[:6]}")
     consumer.poll(timeout_ms=2000)  # join, position at the end
     from kafka import KafkaProducer
@@ -125,6 +148,7 @@ def latency(bootstrap: str, prefix: str, roster: Roster, n_employers: int, rate:
     producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
     sent: dict[str, float] = {}
     first_proposal: dict[str, float] = {}
+    evaluated: dict[str, float] = {}  # the legality stage's verdict: the first hop
     vacancies = VACANCIES.prefixed(prefix).name
     workers = WORKERS.prefixed(prefix).name
     w, v = first_worker, first_vacancy
@@ -133,7 +157,7 @@ def latency(bootstrap: str, prefix: str, roster: Roster, n_employers: int, rate:
     while time.monotonic() - start < seconds:
         due = start + n / rate
         while time.monotonic() < due:
-            _drain(consumer, first_proposal, 0)
+            _drain(consumer, first_proposal, evaluated, 0)
         if n % 10 == 0:
             event: Event = roster.vacancy(v, n_employers)
             topic = vacancies
@@ -150,23 +174,33 @@ def latency(bootstrap: str, prefix: str, roster: Roster, n_employers: int, rate:
         n += 1
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        _drain(consumer, first_proposal, 200)
+        _drain(consumer, first_proposal, evaluated, 200)
     producer.close()
     consumer.close()
     delays = sorted((first_proposal[k] - sent[k]) * 1000 for k in sent if k in first_proposal)
-    return {"events_per_second": rate, "seconds": seconds, "vacancies": len(sent),
-            "with_proposal": len(delays),
+    hop = sorted((evaluated[k] - sent[k]) * 1000 for k in sent if k in evaluated)
+    return {"evaluated_p50_ms": statistics.median(hop) if hop else None,
+            "evaluated_p99_ms": _p99(hop),
+            "events_per_second": rate, "seconds": seconds, "vacancies": len(sent),
+            "workers": w - first_worker, "with_proposal": len(delays),
             "p50_ms": statistics.median(delays) if delays else None,
-            "p99_ms": delays[min(len(delays) - 1, int(len(delays) * 0.99))] if delays else None}
+            "p99_ms": _p99(delays)}
 
 
-def _drain(consumer: KafkaConsumer, seen: dict[str, float], timeout_ms: int) -> None:
+def _p99(values: list[float]) -> float | None:
+    return values[min(len(values) - 1, int(len(values) * 0.99))] if values else None
+
+
+def _drain(consumer: KafkaConsumer, seen: dict[str, float], evaluated: dict[str, float],
+           timeout_ms: int) -> None:
     for batch in consumer.poll(timeout_ms=timeout_ms).values():
         now = time.monotonic()
         for r in batch:
             d = decode(r.value, [(k, bytes(x)) for k, x in r.headers])
             if isinstance(d.event, mv.MatchProposed):
                 seen.setdefault(d.event.vacancy_id, now)
+            elif isinstance(d.event, VacancyEvaluated):
+                evaluated.setdefault(d.event.vacancy_id, now)
 
 
 def rules_engine(sizes: list[int], per_size: int = 60, warmup: int = 300
@@ -228,6 +262,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--restart-after", default="1,5", help="rounds of churn (every "
                         "worker's profile sent again) after which the matcher is killed and "
                         "restarted; empty: no restart phase")
+    parser.add_argument("--steady-events", type=int, default=30_000,
+                        help="events of the steady phase, in three waves (0: none)")
+    parser.add_argument("--scale-out", type=int, default=2, help="matcher workers of the "
+                        "side-by-side phase (the backfill again; 0 or 1: none)")
     parser.add_argument("--out", default=str(ROOT / "var" / "bench" / "matcher.json"))
     args = parser.parse_args(argv)
     results: dict[str, Any] = {"roster": {"workers": args.workers, "vacancies": args.vacancies,
@@ -240,8 +278,8 @@ def main(argv: list[str] | None = None) -> int:
         assert not report.problems, report.problems
         var = Path(tempfile.mkdtemp(prefix="circular-bench-"))
         roster = Roster(seed=11)
-        tp = throughput(broker.bootstrap, prefix, roster, args.workers, args.vacancies,
-                        args.employers, var)
+        backfill = roster_batches(roster, args.workers, args.vacancies, args.employers)
+        tp = throughput(broker.bootstrap, prefix, backfill, var)
         matcher = tp.pop("matcher")
         inputs, internal = tp.pop("inputs"), tp.pop("internal")
         results["throughput"] = tp
@@ -257,14 +295,19 @@ def main(argv: list[str] | None = None) -> int:
         results["memory"] = {"peak_rss_mib": peak, "idle_rss_mib": tp["idle_rss_mib"],
                              "per_100k_workers_mib": (peak - tp["idle_rss_mib"])
                              * 100_000 / args.workers}
+        world = restart.World(
+            broker.bootstrap, prefix, roster, args.workers + results["latency"]["workers"],
+            args.employers, args.vacancies + results["latency"]["vacancies"], inputs, internal)
+        if args.steady_events:
+            results["steady"] = Steady(world, matcher, args.steady_events // 3).run()
         after = [int(n) for n in args.restart_after.split(",") if n.strip()]
         if after:
-            world = restart.World(
-                broker.bootstrap, prefix, roster, args.workers, args.employers,
-                args.vacancies + results["latency"]["vacancies"], inputs, internal)
             results["restart"] = {"store": os.environ.get("CIRCULAR_TABLE_STORE", "default"),
                                   "rounds": restart.rounds(world, matcher, after)}
         matcher.stop()
+        if args.scale_out > 1:
+            results["scale_out"] = scale_out.run(broker.bootstrap, backfill, args.scale_out,
+                                                 var, tp["matcher_eps"])
     write_results(args.out, results)
     return 0
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -107,20 +107,23 @@ def seconds_until(consumer: KafkaConsumer, found: Callable[[Event], bool],
         consumer.close()
 
 
-def wait_for_lag(bootstrap: str, group: str, topics: list[str], proc: ServiceProcess,
-                 limit: float = 3600) -> float:
+def wait_for_lag(bootstrap: str, group: str, topics: list[str],
+                 proc: ServiceProcess | Sequence[ServiceProcess], limit: float = 3600
+                 ) -> float:
     """Seconds from the group's first commit to no lag on ``topics``; fails if
-    ``proc`` dies or ``limit`` seconds pass."""
+    ``proc`` (or any of them: the group's members) dies or ``limit`` seconds pass."""
+    members = [proc] if isinstance(proc, ServiceProcess) else list(proc)
     started = time.monotonic()
     first = None
     while True:
         time.sleep(0.5)
-        if not proc.alive:
-            raise RuntimeError(f"{proc.name} died; see {proc.log_path}")
+        for member in members:
+            if not member.alive:
+                raise RuntimeError(f"{member.name} died; see {member.log_path}")
         lag = group_lag(bootstrap, group, topics)
         if lag is not None and first is None:
             first = time.monotonic()
         if lag == 0:
             return time.monotonic() - (first or started)
         if time.monotonic() - started > limit:
-            raise TimeoutError(f"{proc.name} did not catch up in {limit:.0f} s")
+            raise TimeoutError(f"{members[0].name} did not catch up in {limit:.0f} s")

@@ -36,7 +36,8 @@ def matcher_section(m: dict[str, Any]) -> list[str]:
         f"{r['occupations']} occupations (skewed demand).", "",
         "| measure | Circular | baseline (same run) | ratio | goal |",
         "|---|---|---|---|---|",
-        f"| events/s through one matcher worker | {_n(tp['matcher_eps'])} | "
+        f"| events/s through one matcher worker, backfill (the roster registered in bulk, "
+        f"then its vacancies) | {_n(tp['matcher_eps'])} | "
         f"{_n(tp['faust_ceiling_eps'])} (an empty faust agent on the same records) | "
         f"{tp['matcher_eps'] / tp['faust_ceiling_eps']:.3f} | >= 0.25 |",
         f"| the same against the bare consumer | {_n(tp['matcher_eps'])} | "
@@ -44,11 +45,16 @@ def matcher_section(m: dict[str, Any]) -> list[str]:
         f"| vacancy posted -> first proposal, p50 at {lat['events_per_second']} events/s | "
         f"{_n(lat['p50_ms'])} ms | | | |",
         f"| vacancy posted -> first proposal, p99 | {_n(lat['p99_ms'])} ms | | | < 250 ms |",
+        *([f"| of which the first hop, vacancy posted -> its verdict (legality stage), "
+           f"p50 / p99 | {_n(lat['evaluated_p50_ms'])} / {_n(lat['evaluated_p99_ms'])} ms "
+           f"| | | |"] if lat.get("evaluated_p99_ms") is not None else []),
         f"| vacancies with a proposal during the latency run | {lat['with_proposal']} of "
         f"{lat['vacancies']} | | | |",
         f"| peak memory (RSS) | {_n(mem['peak_rss_mib'])} MiB; "
         f"{_n(mem['per_100k_workers_mib'])} MiB per 100,000 workers | | | <= 250 MiB |",
     ]
+    lines += _steady_rows(m.get("steady"), tp["faust_ceiling_eps"])
+    lines += _scale_out_rows(m.get("scale_out"))
     lines += _restart_rows(m.get("restart"))
     lines += [
         "", "Rules engine, one vacancy's best 5 candidates (pure code, no Kafka):", "",
@@ -59,6 +65,37 @@ def matcher_section(m: dict[str, Any]) -> list[str]:
         lines.append(f"| {row['workers']:,} | {row['indexed_ms']:.2f} ms | "
                      f"{row['naive_ms']:.1f} ms | {row['speedup']:.0f}x | {goal} |")
     return lines + [""]
+
+
+def _steady_rows(steady: dict[str, Any] | None, ceiling_eps: float) -> list[str]:
+    """After the backfill: waves of reviews, responses and returns with registrations,
+    profile changes and vacancies around them, each timed to no lag."""
+    if not steady:
+        return []
+    waves = "; ".join(f"{w['wave']} {_n(w['events'])} events ({_n(w['commands'])} of them "
+                      f"the wave's commands) in {_n(w['seconds'], 1)} s"
+                      for w in steady["waves"])
+    return [
+        f"| events/s in the steady phase (approvals, acceptances, returns among "
+        f"registrations, profile changes and vacancies) | {_n(steady['events_per_second'])} | "
+        f"{_n(ceiling_eps)} (the empty faust agent above) | "
+        f"{steady['events_per_second'] / ceiling_eps:.3f} | >= 0.25 |",
+        f"| the steady phase's waves | {waves} | | | |",
+        f"| of the matches approved in the steady phase: accepted, then returned | "
+        f"{_n(steady['accepted'])} of {_n(steady['reviews'])} reviewed | | | |",
+    ]
+
+
+def _scale_out_rows(scale: dict[str, Any] | None) -> list[str]:
+    """The backfill again, through a group of matcher workers on the same broker."""
+    if not scale:
+        return []
+    peaks = ", ".join(f"{_n(p)}" for p in scale["peak_rss_mib"])
+    return [f"| events/s through {scale['workers']} matcher workers (the backfill again, a "
+            f"fresh group) | {_n(scale['events_per_second'])} | "
+            f"{_n(scale['one_worker_eps'])} (one worker, above) | "
+            f"{scale['ratio_to_one']:.2f} | |",
+            f"| peak memory (RSS) of each of the {scale['workers']} workers | {peaks} MiB | | | |"]
 
 
 def _restart_rows(restart: dict[str, Any] | None) -> list[str]:
