@@ -23,7 +23,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import orjson
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 
 from schemas.events import matches as mv
 from schemas.events import placements as pl
@@ -43,6 +43,7 @@ from schemas.topics import (
 from tests.bench.baseline import produce
 from tests.bench.measure import records
 from tests.bench.restart import World
+from tests.support.kafka import group_lag
 from tests.support.processes import ServiceProcess
 
 RECRUITER = "r-bench"
@@ -124,30 +125,12 @@ def _returned(m: dict[str, Any]) -> pl.PlacementReturned:
         on_time=True, early=False, reentry_from=back + timedelta(days=90))
 
 
-def lag(bootstrap: str, group: str, topics: list[str]) -> int:
-    """Records of ``topics`` the group has not committed, counting a partition it
-    never committed from its start (the matcher commits only where it read, and
-    these topics held nothing before the steady phase)."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
-    try:
-        committed = admin.list_group_offsets(group).get(group, {})
-        parts = [TopicPartition(t, p) for t in topics
-                 for p in consumer.partitions_for_topic(t) or ()]
-        ends = consumer.end_offsets(parts)
-        return sum(max(0, ends[tp] - (committed[tp].offset if tp in committed else 0))
-                   for tp in parts)
-    finally:
-        consumer.close()
-        admin.close()
-
-
 def wait_until_read(world: World, matcher: ServiceProcess, limit: float = 3600) -> None:
     topics = [*world.inputs, *world.internal,
               *(world.name(t) for t in (MATCH_REVIEWS, MATCH_RESPONSES, PLACEMENTS,
                                         MATCHES, TRIGGERS))]
     started = time.monotonic()
-    while lag(world.bootstrap, f"{world.prefix}{MATCHER_APP}", topics):
+    while group_lag(world.bootstrap, f"{world.prefix}{MATCHER_APP}", topics):
         if not matcher.alive:
             raise RuntimeError(f"the matcher died; see {matcher.log_path}")
         if time.monotonic() - started > limit:

@@ -7,7 +7,7 @@ from collections import Counter
 from datetime import date, timedelta
 
 import pytest
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 from kafka.partitioner.default import murmur2
 
 from schemas.codec import encode
@@ -26,7 +26,7 @@ from schemas.topics import (
     TRACKER_TICKS,
     TRIGGERS,
 )
-from tests.support.kafka import Publisher, read_all, read_until
+from tests.support.kafka import Publisher, group_lag, read_all, read_until
 from tests.support.processes import ServiceProcess
 
 pytestmark = pytest.mark.kafka
@@ -200,23 +200,6 @@ def fast(pub, topic, events):
     for future in futures:
         future.get(30)  # raises if the broker did not take it
     return ids
-
-
-def group_lag(bootstrap, group, topics):
-    """Records of ``topics`` past the group's committed offsets (all of a partition
-    it never committed on)."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
-    try:
-        committed = admin.list_group_offsets(group).get(group, {})
-        parts = [TopicPartition(t_, p) for t_ in topics
-                 for p in consumer.partitions_for_topic(t_) or ()]
-        ends = consumer.end_offsets(parts)
-        return sum(ends[tp] - max(0, committed[tp].offset if tp in committed else 0)
-                   for tp in parts)
-    finally:
-        consumer.close()
-        admin.close()
 
 
 def count_records(consumer, parts):

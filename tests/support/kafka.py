@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
 from schemas.codec import Decoded, decode, encode
 from schemas.events.base import Event
@@ -104,3 +104,20 @@ def read_all(bootstrap: str, topics: list[str], settle: float = 1.5,
         return records
     finally:
         consumer.close(autocommit=False)
+
+
+def group_lag(bootstrap: str, group: str, topics: list[str]) -> int:
+    """Records of ``topics`` past the group's committed offsets, counting all of a
+    partition it never committed on (a group commits only where it read)."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        committed = admin.list_group_offsets(group).get(group, {})
+        parts = [TopicPartition(t, p) for t in topics
+                 for p in consumer.partitions_for_topic(t) or ()]
+        ends = consumer.end_offsets(parts)
+        return sum(max(0, ends[tp] - (committed[tp].offset if tp in committed else 0))
+                   for tp in parts)
+    finally:
+        consumer.close()
+        admin.close()
