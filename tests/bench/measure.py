@@ -108,10 +108,11 @@ def seconds_until(consumer: KafkaConsumer, found: Callable[[Event], bool],
 
 
 def wait_for_lag(bootstrap: str, group: str, topics: list[str],
-                 proc: ServiceProcess | Sequence[ServiceProcess], limit: float = 3600
-                 ) -> float:
+                 proc: ServiceProcess | Sequence[ServiceProcess], limit: float = 3600,
+                 lag_of: Callable[[str, str, list[str]], int | None] = group_lag) -> float:
     """Seconds from the group's first commit to no lag on ``topics``; fails if
-    ``proc`` (or any of them: the group's members) dies or ``limit`` seconds pass."""
+    ``proc`` (or any of them: the group's members) dies or ``limit`` seconds pass.
+    ``lag_of`` reads the lag (None: the group has not committed everywhere yet)."""
     members = [proc] if isinstance(proc, ServiceProcess) else list(proc)
     started = time.monotonic()
     first = None
@@ -120,7 +121,7 @@ def wait_for_lag(bootstrap: str, group: str, topics: list[str],
         for member in members:
             if not member.alive:
                 raise RuntimeError(f"{member.name} died; see {member.log_path}")
-        lag = group_lag(bootstrap, group, topics)
+        lag = lag_of(bootstrap, group, topics)
         if lag is not None and first is None:
             first = time.monotonic()
         if lag == 0:

@@ -2,8 +2,8 @@
 throughput phase, the same records written again under a fresh topic prefix, through
 a consumer group of ``n`` matcher workers on the same broker (each with its own
 local table files, as on separate machines). Events/s against one worker's in the
-same run; the first worker is taken as far as the others joined the group, so the
-figure includes the group's rebalances, as the one-worker figure includes its join.
+same run, timed the same way (from the group's first commit to no lag), so the figure
+includes the rebalances while the workers join.
 Whether a rebalance under load loses or doubles anything is the fault harness's
 ``matcher-rebalance`` scenario (``make faults``)."""
 

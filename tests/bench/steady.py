@@ -41,7 +41,7 @@ from schemas.topics import (
     WORKERS,
 )
 from tests.bench.baseline import produce
-from tests.bench.measure import records
+from tests.bench.measure import records, wait_for_lag
 from tests.bench.restart import World
 from tests.support.kafka import group_lag
 from tests.support.processes import ServiceProcess
@@ -125,25 +125,16 @@ def _returned(m: dict[str, Any]) -> pl.PlacementReturned:
         on_time=True, early=False, reentry_from=back + timedelta(days=90))
 
 
-def wait_until_read(world: World, matcher: ServiceProcess, limit: float = 3600) -> None:
-    topics = [*world.inputs, *world.internal,
-              *(world.name(t) for t in (MATCH_REVIEWS, MATCH_RESPONSES, PLACEMENTS,
-                                        MATCHES, TRIGGERS))]
-    started = time.monotonic()
-    while group_lag(world.bootstrap, f"{world.prefix}{MATCHER_APP}", topics):
-        if not matcher.alive:
-            raise RuntimeError(f"the matcher died; see {matcher.log_path}")
-        if time.monotonic() - started > limit:
-            raise TimeoutError(f"the matcher did not catch up in {limit:.0f} s")
-        time.sleep(0.5)
-
-
 class Steady:
     def __init__(self, world: World, matcher: ServiceProcess, events_per_wave: int) -> None:
         self.world, self.matcher = world, matcher
         self.per_wave = events_per_wave
         self.matches = Matches()
         self.updated = 0  # the next registered worker whose profile changes
+        #: what the matcher reads: the backfill's topics, its own, and the commands'
+        self.topics = [*world.inputs, *world.internal,
+                       *(world.name(t) for t in (MATCH_REVIEWS, MATCH_RESPONSES, PLACEMENTS,
+                                                 MATCHES, TRIGGERS))]
 
     def background(self, count: int) -> dict[str, list[Event]]:
         w = self.world
@@ -169,7 +160,10 @@ class Steady:
         started = time.monotonic()
         for target, events in batches.items():
             asyncio.run(produce(w.bootstrap, target, records(events)))
-        wait_until_read(w, self.matcher)
+        # the group never committed on partitions it never read (of the commands'
+        # topics, say): those count from their start, so it is not waited for
+        wait_for_lag(w.bootstrap, f"{w.prefix}{MATCHER_APP}", self.topics, self.matcher,
+                     lag_of=group_lag)
         seconds = time.monotonic() - started
         self.matches.read(w.bootstrap, w.name(MATCHES))
         result = {"wave": name, "events": count, "commands": len(commands),
