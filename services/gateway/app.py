@@ -86,10 +86,12 @@ def document_security(document: dict[str, Any], routes: list[BaseRoute]) -> None
     (``deps.needs_caller``), where FastAPI puts a security dependency's, and in the
     components: the routes read the token themselves (``deps.bearer_token``), so
     FastAPI does not see the scheme."""
+    documented = False
     for route in routes:
         if not (isinstance(route, APIRoute) and route.include_in_schema
                 and needs_caller(route.dependant)):
             continue
+        documented = True
         operations = document["paths"][route.path_format]
         for method in route.methods or ():
             operation = operations[method.lower()]
@@ -99,6 +101,7 @@ def document_security(document: dict[str, Any], routes: list[BaseRoute]) -> None
             operations[method.lower()] = {**{k: operation[k] for k in keys[:at]},
                                           "security": security,
                                           **{k: operation[k] for k in keys[at:]}}
+    if documented:
         document.setdefault("components", {}).setdefault("securitySchemes", {})[
             oauth2.scheme_name] = jsonable_encoder(oauth2.model, by_alias=True,
                                                    exclude_none=True)
