@@ -5,8 +5,9 @@ displaces, withdraws what is no longer possible, re-scores a live proposal when 
 worker changes, and answers reviews and acceptances as the authority on quota and
 positions (SPEC 3.3-3.5).
 
-State keys: ``vac:<vacancy>``, ``wrk:<market>:<worker>`` (the worker as the market
-knows it, as JSON text), ``m:<match>``,
+State keys: ``vac:<vacancy>``, ``wrk:<partition>:<worker>`` (the worker as its
+markets on the partition know it, one record for all of them: a MarketWorker as JSON
+text whose ``markets`` are those it belongs to), ``m:<match>``,
 ``quota:<agreement>:<isco>:<year>``. Counts (positions taken, quota used) are always
 recomputed from the matches, never incremented, so handling an event twice
 converges on the same state. A repeat of a review or a response already decided
@@ -21,11 +22,12 @@ released again (a decline, a withdrawal of an approved match), they refill.
 
 from __future__ import annotations
 
-import json
 import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, cast
+
+import orjson
 
 from eventbus.handlers import Context, Handler, HandlerTable, Output, SecondaryIndex, StateTx
 from schemas.codec import Decoded
@@ -63,17 +65,16 @@ QUOTA_USED_UP = WithdrawalReason.QUOTA_EXHAUSTED
 
 class Workers:
     """Index: a :class:`MarketIndex` of matchable (free) workers per market, following
-    the ``wrk:`` records."""
+    the ``wrk:`` records (one per worker and partition, listing its markets there)."""
 
     def __init__(self) -> None:
         self.markets: dict[str, MarketIndex] = {}
-        #: the last record parsed and its view: a worker's record is the same text in
-        #: each of its markets, so live writes parse it once and the markets share it
+        #: the last record parsed and its view: a write's index update and the
+        #: handler that made it look at the same text
         self._last: tuple[str, WorkerView | None] | None = None
-        #: each worker's view, shared by every market holding an equal one, also when
-        #: its markets' records come far apart (a recovery reads them market by
-        #: market): a view is ~1.7 kB, a worker is in ~8 markets. Held weakly, it goes
-        #: with the last market that holds it
+        #: each worker's view, shared by every partition holding an equal one (a
+        #: worker's markets spread over ~4 partitions; a view is ~1.7 kB). Held
+        #: weakly, it goes with the last market that holds it
         self._shared: weakref.WeakValueDictionary[str, WorkerView] = \
             weakref.WeakValueDictionary()
         #: and the field values views have in common (skills, dates, destinations)
@@ -88,17 +89,23 @@ class Workers:
     def apply(self, key: str, old: Any, new: Any) -> None:
         if not key.startswith(WRK):
             return
-        market, worker_id = key[len(WRK):].split(":", 1)
-        index = self.of(market)
-        view = self._parse(new) if new else None
-        if view is None or view.busy:
-            index.remove(worker_id)
-        else:
-            index.upsert(view)
+        worker_id = key[len(WRK):].split(":", 1)[1]
+        kept = set(member_markets(new))
+        for market in set(member_markets(old)) - kept:
+            self.of(market).remove(worker_id)
+        if not kept:
+            return
+        view = self._parse(new)
+        for market in kept:
+            index = self.of(market)
+            if view is None or view.busy:
+                index.remove(worker_id)
+            elif index.get(worker_id) is not view:
+                index.upsert(view)
 
     def _parse(self, text: str) -> WorkerView | None:
         if self._last is None or self._last[0] != text:
-            view = WorkerView.from_record(json.loads(text), self._values)
+            view = WorkerView.from_record(orjson.loads(text), self._values)
             if view is not None:
                 shared = self._shared.get(view.worker_id)
                 if shared is not None and shared == view:
@@ -113,6 +120,29 @@ class Workers:
         if index is None:
             index = self.markets[market] = MarketIndex(market)
         return index
+
+
+def member_markets(text: str | None) -> list[str]:
+    """The markets a ``wrk:`` record (None: no record) says its worker belongs to."""
+    return [] if text is None else cast(list[str], orjson.loads(text)["markets"])
+
+
+def worker_record(old: str | None, event: MarketWorker) -> str | None:
+    """The ``wrk:`` record of the worker on its partition after ``event``: its markets
+    there, updated, and what they know of it, or None when it belongs to none. The
+    router sends a worker to all its markets of a partition that it changed for, so
+    the ones not named in ``event`` know the worker as the record has it."""
+    held = set(member_markets(old))
+    named = set(event.markets or [event.market])
+    if event.standing in (WorkerStanding.LEFT, WorkerStanding.ERASED):
+        remaining = sorted(held - named)
+        if not remaining or old is None:
+            return None
+        data = orjson.loads(old)
+        data["markets"] = remaining
+        return orjson.dumps(data).decode()
+    return event.model_copy(update={"markets": sorted(held | named)}).model_dump_json(
+        exclude={"market"})
 
 
 class VacancyViews:
@@ -484,22 +514,20 @@ class MarketShard:
     def _on_worker(self, tx: StateTx, decoded: Decoded, ctx: Context, turn: _Turn
                    ) -> Iterator[Output]:
         event = cast(MarketWorker, decoded.event)
-        # kept as compact JSON text (a fraction of the memory of nested dicts), the
-        # same in each of the worker's markets
-        text = (None if event.standing in (WorkerStanding.LEFT, WorkerStanding.ERASED)
-                else event.model_dump_json(exclude={"market", "markets"}))
-        worker = WorkerView.from_market(event)
-        for market in event.markets or [event.market]:
-            yield from self._on_worker_in(tx, event, market, text, worker, turn)
-
-    def _on_worker_in(self, tx: StateTx, event: MarketWorker, market: str,
-                      text: str | None, worker: WorkerView | None, turn: _Turn
-                      ) -> Iterator[Output]:
-        key = f"{WRK}{market}:{event.worker_id}"
+        # one record per partition for all the worker's markets there, kept as
+        # compact JSON text (a fraction of the memory of nested dicts)
+        key = f"{WRK}{ctx.partition}:{event.worker_id}"
+        text = worker_record(tx.get(key), event)
         if text is None:
             tx.delete(key)
         else:
             tx.set(key, text)
+        worker = WorkerView.from_market(event)
+        for market in event.markets or [event.market]:
+            yield from self._on_worker_in(tx, event, market, worker, turn)
+
+    def _on_worker_in(self, tx: StateTx, event: MarketWorker, market: str,
+                      worker: WorkerView | None, turn: _Turn) -> Iterator[Output]:
         dirty: dict[str, VacancyView] = {}
         held: set[str] = set()  # vacancies where the worker has a match not withdrawn
         for mkey in sorted(self.by_worker.keys(f"{market}|{event.worker_id}")):

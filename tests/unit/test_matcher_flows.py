@@ -4,6 +4,7 @@ positions, acceptance, cooldown and re-hire."""
 
 from datetime import date
 
+import orjson
 import pytest
 
 from schemas.events import agreements as ag
@@ -642,18 +643,43 @@ def test_withdrawn_matches_leave_the_in_memory_indexes(m):
     assert len(shard.by_worker.keys("DE-6111|w5")) == 1
 
 
-def test_a_workers_markets_share_one_view_also_when_recovered_market_by_market(m):
-    """A recovery reads the ``wrk:`` records in key order, market by market: the
-    markets of one worker still hold one view of it, not one copy each."""
+def test_a_worker_is_one_record_per_partition_listing_its_markets_there(m):
+    """The market keeps a worker once per partition, whatever the number of its
+    markets there: one ``wrk:`` record naming them. A market the worker leaves goes
+    from the record (the others keep it); an erasure takes the record away."""
     m.send(ag.AgreementRecorded(**{**AGREEMENT, "agreement_id": "am-kr",
                                    "destination_country": "KR", "title": "AM-KR"}))
-    m.send(wk.WorkerRegistered(**profile("w1", preferred_destinations=[])))
-    m.send(wk.WorkerRegistered(**profile("w2", preferred_destinations=[])))
+    m.send(wk.WorkerRegistered(**profile("w1", preferred_destinations=["DE", "KR"])))
+    shard = m.market
+
+    def records():
+        return {k: orjson.loads(v)["markets"] for k, v in m.stages["market"].table.items()
+                if k.startswith("wrk:")}
+
+    assert records() == {"wrk:0:w1": ["DE-6111", "KR-6111"]}
+    assert shard.workers.of("DE-6111").get("w1") is shard.workers.of("KR-6111").get("w1")
+    m.send(wk.WorkerProfileUpdated(**profile("w1", preferred_destinations=["KR"])))
+    assert records() == {"wrk:0:w1": ["KR-6111"]}
+    assert shard.workers.of("DE-6111").get("w1") is None
+    assert shard.workers.of("KR-6111").get("w1") is not None
+    m.send(wk.WorkerErased(worker_id="w1"))
+    assert records() == {}
+    assert shard.workers.of("KR-6111").get("w1") is None
+
+
+def test_a_workers_partitions_share_one_view_also_when_recovered(m):
+    """A worker's markets spread over partitions, a record on each; a recovery reads
+    them one partition after the other, and the markets still hold one view of the
+    worker, not one copy per partition."""
+    m.send(wk.WorkerRegistered(**profile("w1")))
+    m.send(wk.WorkerRegistered(**profile("w2")))
     shard = m.market
     records = sorted((k, v) for k, v in m.stages["market"].table.items() if k.startswith("wrk:"))
-    assert {k.split(":")[1] for k, _ in records} == {"DE-6111", "KR-6111"}
+    moved = [(k, orjson.dumps({**orjson.loads(v), "markets": ["KR-6111"]}).decode())
+             for k, v in records]  # the same workers, in a market of another partition
     shard.workers.clear()
-    for key, value in records:  # DE-6111:w1, DE-6111:w2, KR-6111:w1, KR-6111:w2
+    for key, value in [*records, *((k.replace(":0:", ":3:"), v) for k, v in moved)]:
         shard.workers.apply(key, None, value)
     de, kr = shard.workers.of("DE-6111"), shard.workers.of("KR-6111")
     assert de.get("w1") is kr.get("w1") and de.get("w2") is kr.get("w2")
+    assert de.get("w1") is not None and de.get("w1") is not de.get("w2")
