@@ -63,6 +63,7 @@ from tests.bench.measure import (
     idle_rss_mib,
     peak_rss_mib,
     records,
+    records_written,
     wait_for_lag,
     write_results,
 )
@@ -108,12 +109,17 @@ def throughput(bootstrap: str, prefix: str, backfill: list[tuple[Topic, list[Rec
                 if x.name.startswith("circular-matcher.") and not x.name.endswith(".dlq")]
     idle_rss = idle_rss_mib(matcher.proc.pid)
     elapsed = wait_for_lag(bootstrap, group, inputs + internal, matcher)
+    written = {topic.removeprefix(prefix): n for topic, n in records_written(
+        bootstrap, f"{prefix}circular").items() if n and topic not in inputs}
     return {"matcher": matcher, "inputs": inputs, "internal": internal,
             "events": total, "seconds": elapsed,
             "matcher_eps": total / elapsed, "bare_eps": bare_eps,
             "ratio": total / elapsed / bare_eps,
             "faust_ceiling_eps": ceiling_eps, "ceiling_ratio": ceiling_eps / bare_eps,
-            "peak_rss_mib": peak_rss_mib(matcher.proc.pid), "idle_rss_mib": idle_rss}
+            "peak_rss_mib": peak_rss_mib(matcher.proc.pid), "idle_rss_mib": idle_rss,
+            # what the backfill made the matcher write, per input event: its own
+            # topics' records (markets, matches) and its tables' changelogs
+            "records_per_event": {t: n / total for t, n in sorted(written.items())}}
 
 
 def faust_ceiling(env: dict[str, str], var: Path, total: int, topics: list[str]) -> float:
@@ -288,6 +294,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{tp['faust_ceiling_eps']:.0f} through an empty faust agent "
               f"({tp['ceiling_ratio']:.3f}); peak RSS "
               f"{tp['peak_rss_mib']:.0f} MiB", flush=True)
+        print("records written per input event: " + ", ".join(
+            f"{t} {n:.2f}" for t, n in tp["records_per_event"].items()), flush=True)
         results["latency"] = latency(broker.bootstrap, prefix, roster, args.employers,
                                      args.rate, args.seconds, args.workers, args.vacancies)
         print(f"latency: {results['latency']}", flush=True)

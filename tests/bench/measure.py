@@ -47,6 +47,20 @@ def group_lag(bootstrap: str, group: str, topics: list[str]) -> int | None:
         admin.close()
 
 
+def records_written(bootstrap: str, prefix: str) -> dict[str, int]:
+    """Records in each topic whose name starts with ``prefix`` (its partitions' end
+    offsets): what a run wrote, e.g. a service's internal topics and changelogs."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        topics = sorted(t for t in consumer.topics() if t.startswith(prefix))
+        parts = [TopicPartition(t, p) for t in topics
+                 for p in consumer.partitions_for_topic(t) or ()]
+        ends = consumer.end_offsets(parts)
+        return {t: sum(n for tp, n in ends.items() if tp.topic == t) for t in topics}
+    finally:
+        consumer.close()
+
+
 def _status(pid: int, field: str) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(field):

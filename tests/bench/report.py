@@ -42,6 +42,7 @@ def matcher_section(m: dict[str, Any]) -> list[str]:
         f"{tp['matcher_eps'] / tp['faust_ceiling_eps']:.3f} | >= 0.25 |",
         f"| the same against the bare consumer | {_n(tp['matcher_eps'])} | "
         f"{_n(tp['bare_eps'])} (bare aiokafka `getmany`) | {tp['ratio']:.4f} | |",
+        *_written_rows(tp.get("records_per_event")),
         f"| vacancy posted -> first proposal, p50 at {lat['events_per_second']} events/s | "
         f"{_n(lat['p50_ms'])} ms | | | |",
         f"| vacancy posted -> first proposal, p99 | {_n(lat['p99_ms'])} ms | | | < 250 ms |",
@@ -65,6 +66,15 @@ def matcher_section(m: dict[str, Any]) -> list[str]:
         lines.append(f"| {row['workers']:,} | {row['indexed_ms']:.2f} ms | "
                      f"{row['naive_ms']:.1f} ms | {row['speedup']:.0f}x | {goal} |")
     return lines + [""]
+
+
+def _written_rows(written: dict[str, float] | None) -> list[str]:
+    """What the backfill made the matcher write per input event, by topic."""
+    if not written:
+        return []
+    return ["| records the backfill wrote per input event: " + ", ".join(
+        f"`{topic}` {n:.2f}" for topic, n in written.items() if n >= 0.005)
+        + " | | | |"]
 
 
 def _steady_rows(steady: dict[str, Any] | None, ceiling_eps: float) -> list[str]:
