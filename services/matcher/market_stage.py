@@ -69,9 +69,8 @@ class Workers:
 
     def __init__(self) -> None:
         self.markets: dict[str, MarketIndex] = {}
-        #: the last record parsed and its view: a write's index update and the
-        #: handler that made it look at the same text
-        self._last: tuple[str, WorkerView | None] | None = None
+        #: the last record parsed, with its markets and view: one parse serves both
+        self._last: tuple[str, list[str], WorkerView | None] | None = None
         #: each worker's view, shared by every partition holding an equal one (a
         #: worker's markets spread over ~4 partitions; a view is ~1.7 kB). Held
         #: weakly, it goes with the last market that holds it
@@ -90,12 +89,9 @@ class Workers:
         if not key.startswith(WRK):
             return
         worker_id = key[len(WRK):].split(":", 1)[1]
-        kept = set(member_markets(new))
-        for market in set(member_markets(old)) - kept:
+        kept, view = self._parse(new) if new is not None else ((), None)
+        for market in set(member_markets(old)).difference(kept):
             self.of(market).remove(worker_id)
-        if not kept:
-            return
-        view = self._parse(new)
         for market in kept:
             index = self.of(market)
             if view is None or view.busy:
@@ -103,17 +99,19 @@ class Workers:
             elif index.get(worker_id) is not view:
                 index.upsert(view)
 
-    def _parse(self, text: str) -> WorkerView | None:
+    def _parse(self, text: str) -> tuple[list[str], WorkerView | None]:
+        """A record's markets and its view (parsed once for both)."""
         if self._last is None or self._last[0] != text:
-            view = WorkerView.from_record(orjson.loads(text), self._values)
+            data = orjson.loads(text)
+            view = WorkerView.from_record(data, self._values)
             if view is not None:
                 shared = self._shared.get(view.worker_id)
                 if shared is not None and shared == view:
                     view = shared
                 else:
                     self._shared[view.worker_id] = view
-            self._last = (text, view)
-        return self._last[1]
+            self._last = (text, data["markets"], view)
+        return self._last[1], self._last[2]
 
     def of(self, market: str) -> MarketIndex:
         index = self.markets.get(market)
