@@ -18,14 +18,14 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer
 
 from schemas.codec import encode
 from schemas.events import matches as mv
 from schemas.events import workers as wk
 from schemas.topics import MATCHER_APP, MATCHES, TABLES, VACANCIES, WORKERS, changelog
 from tests.bench.baseline import produce
-from tests.bench.measure import at_end, records, seconds_until, wait_for_lag
+from tests.bench.measure import at_end, records, records_written, seconds_until, wait_for_lag
 from tests.bench.roster import Roster
 from tests.support.processes import ServiceProcess
 
@@ -72,15 +72,9 @@ def _caught_up(world: World, matcher: ServiceProcess) -> None:
 def changelog_records(world: World) -> int:
     """Records ever written to the matcher's changelogs (their end offsets): the
     history a recovery without compaction or local state would read."""
-    consumer = KafkaConsumer(bootstrap_servers=world.bootstrap)
-    try:
-        parts = []
-        for table in TABLES[MATCHER_APP]:
-            name = changelog(world.prefix + MATCHER_APP, table).name
-            parts += [TopicPartition(name, p) for p in consumer.partitions_for_topic(name) or ()]
-        return sum(consumer.end_offsets(parts).values())
-    finally:
-        consumer.close()
+    names = {changelog(world.prefix + MATCHER_APP, table).name for table in TABLES[MATCHER_APP]}
+    written = records_written(world.bootstrap, world.prefix + MATCHER_APP)
+    return sum(n for topic, n in written.items() if topic in names)
 
 
 def restart(world: World, matcher: ServiceProcess) -> dict[str, Any]:
