@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
@@ -91,10 +92,20 @@ def _counted(sessions: sessionmaker[Session],
     return read
 
 
+#: the methods counted by name; any other a client sends is counted as ``other``, so
+#: the labels stay bounded whatever the requests
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 class MetricsMiddleware:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        #: the counter's and the histogram's series of a method, route and status:
+        #: prometheus_client takes a lock and checks the labels on each ``labels()``
+        #: (a third of this middleware's time); there are at most methods x routes x
+        #: statuses of them
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -112,17 +123,25 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, sending)
         finally:
-            path = route_template(scope)
-            self.metrics.requests.labels(scope["method"], path, str(status)).inc()
-            self.metrics.latency.labels(scope["method"], path).observe(
-                time.perf_counter() - started)
+            method = scope["method"] if scope["method"] in METHODS else "other"
+            key = (method, route_template(scope), status)
+            series = self._series.get(key)
+            if series is None:
+                series = self._series[key] = (
+                    self.metrics.requests.labels(method, key[1], str(status)),
+                    self.metrics.latency.labels(method, key[1]))
+            series[0].inc()
+            series[1].observe(time.perf_counter() - started)
 
 
 def route_template(scope: Scope) -> str:
-    """The matched route as a template (``/api/v1/agreements/{agreement_id}``), so
-    labels do not grow with ids; ``unmatched`` when no route matched."""
-    if scope.get("route") is None:
+    """The matched route as a template (``/api/v1/agreements/{agreement_id}``,
+    ``/console/review``), so labels do not grow with ids; ``unmatched`` when no route
+    matched. A mounted app's routes are prefixed with where it is mounted (the part
+    of ``root_path`` its mount added)."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    if path is None:
         return "unmatched"
-    by_value = {str(v): k for k, v in (scope.get("path_params") or {}).items()}
-    parts = [f"{{{by_value[p]}}}" if p in by_value else p for p in scope["path"].split("/")]
-    return "/".join(parts)
+    root = scope.get("root_path", "")
+    return root[len(scope.get("app_root_path", root)):] + path
