@@ -30,14 +30,6 @@ TRANSPORT_SCHEME = "circularkafka"
 #: the only faust-streaming release the overrides below are known to be right on
 FAUST_VERSION = "0.15.3"
 log = logging.getLogger(__name__)
-#: records one poll of the consumer hands over at most, and bytes the broker returns
-#: per partition and fetch. faust's defaults (no limit; 1 MiB) let a worker that reads
-#: a backlog on many partitions hold tens of MB of fetched records at once, parsed in
-#: the consumer's thread (its own malloc arena): at 100,000 workers the matcher
-#: peaked at 529 MiB with them and 459 MiB with these, at the same throughput (282
-#: against 288 events/s, one run each, 2026-12-06)
-MAX_POLL_RECORDS = 1_000
-FETCH_BYTES_PER_PARTITION = 256 * 1024
 
 
 class UnsupportedFaust(RuntimeError):
@@ -327,8 +319,6 @@ def make_app(app_id: str, settings: KafkaSettings, *, table_store: str = "memory
         "broker_session_timeout": settings.kafka_session_timeout_seconds,
         "broker_heartbeat_interval": max(1.0, settings.kafka_session_timeout_seconds / 5),
         "stream_wait_empty": False,
-        "broker_max_poll_records": MAX_POLL_RECORDS,
-        "consumer_max_fetch_size": FETCH_BYTES_PER_PARTITION,
         "table_standby_replicas": 0,
         "logging_config": None,
         "loghandlers": [],

@@ -1,9 +1,7 @@
 """The most any stream stage can read through faust on this machine: an agent that
 does nothing with its records, on an app made as every stage's is
 (``eventbus.faustapp.make_app``, the stages' ``take_events`` batching), reading the
-given topics from the beginning. Only its fetching is faust's own (:data:`FAUST_FETCH`,
-no bound on a poll): the stages bound it to keep their memory down, and the ceiling
-stays the most faust can read. The matcher bench runs it as a process on the same
+given topics from the beginning. The matcher bench runs it as a process on the same
 records as the bare consumer and the matcher, so the figures say how much of the gap
 to the bare consumer is faust's own per-record machinery.
 
@@ -22,7 +20,6 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 import faust
 
@@ -31,13 +28,9 @@ from eventbus.settings import StreamSettings
 from eventbus.stage import Stage
 from eventbus.worker import run_worker
 
-#: faust's defaults for what a poll returns and a fetch asks per partition
-FAUST_FETCH: dict[str, Any] = {"broker_max_poll_records": None,
-                               "consumer_max_fetch_size": 1024 ** 2}
-
 
 def build(settings: StreamSettings, out: Path, count: int, topics: list[str]) -> faust.App:
-    app = make_app(f"ceiling-{uuid.uuid4().hex[:8]}", settings, **FAUST_FETCH)
+    app = make_app(f"ceiling-{uuid.uuid4().hex[:8]}", settings)
     channel = app.topic(*topics, key_type=bytes, value_type=bytes,
                         key_serializer="raw", value_serializer="raw")
 

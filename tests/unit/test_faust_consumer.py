@@ -390,23 +390,3 @@ def test_the_producer_is_idempotent_whatever_faust_sets_by_default(monkeypatch):
     monkeypatch.setattr(faustapp.IdempotentProducer, "_settings_auth", lambda self: {})
     p._new_producer()
     assert made["acks"] == "all" and made["enable_idempotence"] is True
-
-
-def test_a_stage_bounds_what_one_poll_holds_and_the_ceiling_reads_as_faust_does(tmp_path):
-    """The stages' consumer hands over at most MAX_POLL_RECORDS a poll and asks the
-    broker for FETCH_BYTES_PER_PARTITION a partition; the bench's ceiling (the most
-    faust can read) keeps faust's own unbounded polls."""
-    import faust
-
-    from eventbus.settings import StreamSettings
-    from tests.bench import ceiling
-
-    stage = faustapp.make_app("bounded", KafkaSettings(var_dir=tmp_path)).conf
-    assert (stage.broker_max_poll_records, stage.consumer_max_fetch_size) == (
-        faustapp.MAX_POLL_RECORDS, faustapp.FETCH_BYTES_PER_PARTITION)
-    faust_own = faust.App("plain").conf
-    top = ceiling.build(StreamSettings(var_dir=tmp_path), tmp_path / "out.json", 1,
-                        ["t"]).conf
-    assert (top.broker_max_poll_records, top.consumer_max_fetch_size) == (
-        faust_own.broker_max_poll_records, faust_own.consumer_max_fetch_size)
-    assert faust_own.broker_max_poll_records != stage.broker_max_poll_records
