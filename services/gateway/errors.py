@@ -18,6 +18,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.gateway.routing import route_template
+
 log = logging.getLogger(__name__)
 
 
@@ -150,7 +152,7 @@ def _where(scope: Scope, exc: BaseException) -> dict[str, Any]:
     """What a log line may say about a failed request: the route's template, the
     exception types of the chain and where they were raised. Not the path's values,
     the query, the body, nor any exception's text (a database error quotes values)."""
-    route = getattr(scope.get("route"), "path", None) or "unmatched"
+    route = route_template(scope)
     types: list[str] = []
     frames: list[str] = []
     seen: BaseException | None = exc

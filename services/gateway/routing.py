@@ -33,6 +33,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Scope
 
 from services.gateway.database.core import OffLoop, commits, is_transient
 from services.gateway.database.loop_reads import off_loop, on_loop
@@ -95,3 +96,17 @@ def call_releasing(endpoint: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
     finally:
         for s in sessions:
             s.close()
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route as a template (``/api/v1/agreements/{agreement_id}``,
+    ``/console/review``), as the metrics label a request and a failed request's log
+    line names it, so neither grows with ids nor shows them; ``unmatched`` when no
+    route matched. A mounted app's routes are prefixed with where it is mounted (the part
+    of ``root_path`` its mount added)."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    if path is None:
+        return "unmatched"
+    root = scope.get("root_path", "")
+    return root[len(scope.get("app_root_path", root)):] + path

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.gateway.outbox.service import backlog
+from services.gateway.routing import route_template
 
 #: set (to a directory) in every API process when there are several
 MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
@@ -124,24 +125,12 @@ class MetricsMiddleware:
             await self.app(scope, receive, sending)
         finally:
             method = scope["method"] if scope["method"] in METHODS else "other"
-            key = (method, route_template(scope), status)
-            series = self._series.get(key)
+            route = route_template(scope)
+            series = self._series.get((method, route, status))
             if series is None:
-                series = self._series[key] = (
-                    self.metrics.requests.labels(method, key[1], str(status)),
-                    self.metrics.latency.labels(method, key[1]))
+                series = self._series[(method, route, status)] = (
+                    self.metrics.requests.labels(method, route, str(status)),
+                    self.metrics.latency.labels(method, route))
             series[0].inc()
             series[1].observe(time.perf_counter() - started)
 
-
-def route_template(scope: Scope) -> str:
-    """The matched route as a template (``/api/v1/agreements/{agreement_id}``,
-    ``/console/review``), so labels do not grow with ids; ``unmatched`` when no route
-    matched. A mounted app's routes are prefixed with where it is mounted (the part
-    of ``root_path`` its mount added)."""
-    route = scope.get("route")
-    path = getattr(route, "path", None)
-    if path is None:
-        return "unmatched"
-    root = scope.get("root_path", "")
-    return root[len(scope.get("app_root_path", root)):] + path
