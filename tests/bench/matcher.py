@@ -162,8 +162,8 @@ def latency(bootstrap: str, prefix: str, roster: Roster, n_employers: int, rate:
     n = 0
     while time.monotonic() - start < seconds:
         due = start + n / rate
-        while time.monotonic() < due:
-            _drain(consumer, first_proposal, evaluated, 0)
+        while (left := due - time.monotonic()) > 0:  # waits in poll, never spins
+            _drain(consumer, first_proposal, evaluated, max(1, int(left * 1000)))
         if n % 10 == 0:
             event: Event = roster.vacancy(v, n_employers)
             topic = vacancies
