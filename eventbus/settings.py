@@ -58,6 +58,11 @@ class StreamSettings(KafkaSettings):
         gt=0, lt=24, description="A local table partition older than this is rebuilt "
         "from its changelog (keep it under the changelogs' 24 h delete.retention.ms)")] = 20.0
 
+    switch_interval_ms: Annotated[float, Field(
+        ge=0.1, le=100, description="How long the stages may hold the interpreter before "
+        "the Kafka consumer's thread gets its turn (Python's default is 5 ms): a fetched "
+        "record waits for it at each hand-over between the two threads")] = 0.5
+
     def stage_options(self) -> dict[str, object]:
         return {"dedup_retention_s": self.dedup_retention_hours * 3600, "dedup": self.dedup,
                 "batch_size": self.batch_size}

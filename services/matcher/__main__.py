@@ -12,7 +12,8 @@ def main() -> None:
     settings = MatcherSettings()
     configure("matcher", settings.log_level,
               settings.library_log_level)
-    run_worker(build(settings), settings.log_level, settings.shutdown_grace_seconds)
+    run_worker(build(settings), settings.log_level, settings.shutdown_grace_seconds,
+               settings.switch_interval_ms)
 
 
 if __name__ == "__main__":
