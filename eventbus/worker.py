@@ -57,7 +57,7 @@ def run_worker(app: faust.App, loglevel: str = "INFO", grace_seconds: float = 20
     Python's 5 ms): faust's Kafka consumer runs in a thread of its own, and every fetch
     crosses between it and the stages' thread; while a stage computes, a crossing waits
     for the interpreter's switch interval. At 0.5 ms a vacancy's verdict came at p99
-    79 ms instead of 127 (docs/performance.md)."""
+    79 ms instead of 127 at 20,000 workers (README, "What limits it")."""
     if switch_interval_ms is not None:
         sys.setswitchinterval(switch_interval_ms / 1000)
     worker = Worker(app, loglevel=loglevel, override_logging=False, redirect_stdouts=False,
