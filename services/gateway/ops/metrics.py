@@ -126,9 +126,10 @@ class MetricsMiddleware:
         finally:
             method = scope["method"] if scope["method"] in METHODS else "other"
             route = route_template(scope)
-            series = self._series.get((method, route, status))
+            key = (method, route, status)
+            series = self._series.get(key)
             if series is None:
-                series = self._series[(method, route, status)] = (
+                series = self._series[key] = (
                     self.metrics.requests.labels(method, route, str(status)),
                     self.metrics.latency.labels(method, route))
             series[0].inc()
