@@ -73,6 +73,9 @@ from tests.support.brokers import session_broker
 from tests.support.processes import ServiceProcess
 
 ROOT = Path(__file__).resolve().parents[2]
+#: the backfill's wait gives up below this pace (a million-worker roster takes an hour
+#: and more at the pace measured at 200,000)
+SLOWEST_EPS = 100.0
 
 
 def roster_batches(roster: Roster, n_workers: int, n_vacancies: int, n_employers: int
@@ -108,7 +111,8 @@ def throughput(bootstrap: str, prefix: str, backfill: list[tuple[Topic, list[Rec
     internal = [x.prefixed(prefix).name for x in catalogue()
                 if x.name.startswith("circular-matcher.") and not x.name.endswith(".dlq")]
     idle_rss = idle_rss_mib(matcher.proc.pid)
-    elapsed = wait_for_lag(bootstrap, group, inputs + internal, matcher)
+    elapsed = wait_for_lag(bootstrap, group, inputs + internal, matcher,
+                           limit=max(3600.0, total / SLOWEST_EPS))
     written = {topic.removeprefix(prefix): n for topic, n in records_written(
         bootstrap, f"{prefix}circular").items() if n and topic not in inputs}
     return {"matcher": matcher, "inputs": inputs, "internal": internal,

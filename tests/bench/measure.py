@@ -17,6 +17,8 @@ from schemas.events.base import Event
 from tests.support.processes import ServiceProcess
 
 Record = tuple[bytes, bytes, list[tuple[str, bytes]]]
+#: how often :func:`wait_for_lag` prints the lag it waits on
+PROGRESS_SECONDS = 60.0
 
 
 def records(events: list[Event]) -> list[Record]:
@@ -126,10 +128,12 @@ def wait_for_lag(bootstrap: str, group: str, topics: list[str],
                  lag_of: Callable[[str, str, list[str]], int | None] = group_lag) -> float:
     """Seconds from the group's first commit to no lag on ``topics``; fails if
     ``proc`` (or any of them: the group's members) dies or ``limit`` seconds pass.
-    ``lag_of`` reads the lag (None: the group has not committed everywhere yet)."""
+    ``lag_of`` reads the lag (None: the group has not committed everywhere yet). The
+    lag is printed every :data:`PROGRESS_SECONDS` (a long backfill shows its pace)."""
     members = [proc] if isinstance(proc, ServiceProcess) else list(proc)
     started = time.monotonic()
     first = None
+    shown = started
     while True:
         time.sleep(0.5)
         for member in members:
@@ -140,5 +144,8 @@ def wait_for_lag(bootstrap: str, group: str, topics: list[str],
             first = time.monotonic()
         if lag == 0:
             return time.monotonic() - (first or started)
+        if time.monotonic() - shown > PROGRESS_SECONDS:
+            shown = time.monotonic()
+            print(f"{group}: lag {lag} after {shown - started:.0f} s", flush=True)
         if time.monotonic() - started > limit:
             raise TimeoutError(f"{members[0].name} did not catch up in {limit:.0f} s")
