@@ -1,11 +1,11 @@
 """``pagination.paged``, the one count-and-page every list uses: the total counts the
 whole filtered query, pages follow the order given and neither skip nor repeat rows."""
 
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, event, select
 from sqlalchemy.orm import Session
 
 from services.gateway.employers.models import Employer
-from services.gateway.pagination import Page, PageParams, paged
+from services.gateway.pagination import Page, PageParams, paged, paged_rows
 
 
 def employers(session: Session, n: int) -> None:
@@ -37,3 +37,43 @@ def test_pages_partition_the_filtered_query_in_order():
 def test_a_page_carries_what_was_asked_for():
     page = Page.of(["a", "b"], 7, PageParams(limit=2, offset=4))
     assert page.model_dump() == {"items": ["a", "b"], "total": 7, "limit": 2, "offset": 4}
+
+
+def test_every_page_gives_the_whole_total_full_partial_past_the_end_or_empty():
+    engine = create_engine("sqlite://")
+    Employer.metadata.create_all(engine, tables=[Employer.metadata.tables["employers"]])
+    with Session(engine) as session:
+        employers(session, 7)
+        for country, expected in (("DE", 4), ("PL", 3), ("FR", 0)):
+            query = select(Employer).where(Employer.country == country)
+            columns = query.with_only_columns(Employer.id, Employer.country)
+            for limit in (1, 2, 3, 4, 5):
+                for offset in range(0, 8):
+                    rows, total = paged(db_session=session, query=query,
+                                        order_by=(Employer.id,), limit=limit, offset=offset)
+                    assert total == expected, (country, limit, offset)
+                    assert len(rows) == max(0, min(limit, expected - offset))
+                    tuples, total = paged_rows(db_session=session, query=columns,
+                                               order_by=(Employer.id,), limit=limit,
+                                               offset=offset)
+                    assert total == expected
+                    assert [t.id for t in tuples] == [r.id for r in rows]
+                    assert all(t.country == country for t in tuples)
+    engine.dispose()
+
+
+def test_a_page_that_is_not_full_is_not_counted_again():
+    engine = create_engine("sqlite://")
+    Employer.metadata.create_all(engine, tables=[Employer.metadata.tables["employers"]])
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute",
+                 lambda _c, _cur, statement, *_: statements.append(statement))
+    with Session(engine) as session:
+        employers(session, 5)
+        query = select(Employer)
+        for (limit, offset), selects in {(10, 0): 1, (3, 3): 1, (3, 0): 2, (3, 9): 2}.items():
+            statements.clear()
+            paged(db_session=session, query=query, order_by=(Employer.id,), limit=limit,
+                  offset=offset)
+            assert len(statements) == selects, (limit, offset, statements)
+    engine.dispose()
