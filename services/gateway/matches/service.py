@@ -6,6 +6,7 @@ has asked for and not yet heard back about."""
 
 from __future__ import annotations
 
+from pydantic import TypeAdapter
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
@@ -20,7 +21,7 @@ from services.gateway.employers.models import Employer
 from services.gateway.errors import Conflict, Forbidden, NotFound
 from services.gateway.matches.models import Match, MatchRead
 from services.gateway.outbox import service as outbox
-from services.gateway.pagination import paged
+from services.gateway.pagination import paged_rows
 from services.gateway.placements.models import Placement
 from services.gateway.vacancies.models import Vacancy, VacancyStatus
 from services.gateway.workers import service as workers
@@ -29,6 +30,13 @@ from services.gateway.workers import service as workers
 EMPLOYER_VISIBLE = (MatchStatus.APPROVED, MatchStatus.ACCEPTED, MatchStatus.DECLINED)
 #: the stored statuses that hold a place (the quota policy shared with the matcher)
 _HOLDING = sorted(s.value for s in HOLDS_PLACE)
+#: a listed match's columns, named as :class:`MatchRead`'s fields: a page of matches is
+#: read as rows and validated in one call, without building an ORM object each (the
+#: API's most asked list: docs/performance.md, the gateway's profile)
+SHOWN = (Match.id.label("match_id"), Match.vacancy_id, Match.worker_id, Match.employer_id,
+         Match.agreement_id, Match.destination_country, Match.isco_code, Match.score,
+         Match.reasons, Match.status, Match.pending, Match.outcome_reason)
+MATCHES = TypeAdapter(list[MatchRead])
 
 
 def get(*, db_session: Session, match_id: str) -> Match:
@@ -79,33 +87,48 @@ def listing(*, db_session: Session, user: Principal, status: MatchStatus | None,
             path: str) -> tuple[list[MatchRead], int]:
     check_filters(db_session=db_session, user=user, vacancy_id=vacancy_id,
                   worker_id=worker_id)
-    query = visible_to(user)
+    query = visible_to(user).with_only_columns(*SHOWN)
     if status is not None:
         query = query.where(Match.status == status.value)
     if vacancy_id is not None:
         query = query.where(Match.vacancy_id == vacancy_id)
     if worker_id is not None:
         query = query.where(Match.worker_id == worker_id)
-    rows, total = paged(db_session=db_session, query=query,
-                        order_by=(Match.score.desc(), Match.id), limit=limit, offset=offset)
-    return [read(db_session=db_session, row=r, user=user, path=path) for r in rows], total
+    rows, total = paged_rows(db_session=db_session, query=query,
+                             order_by=(Match.score.desc(), Match.id), limit=limit,
+                             offset=offset)
+    shown = [row._asdict() for row in rows]
+    for match in shown:
+        match["candidate_name"] = candidate_name(
+            db_session=db_session, user=user, worker_id=match["worker_id"],
+            employer_id=match["employer_id"], status=match["status"], path=path)
+    return MATCHES.validate_python(shown), total
 
 
 def read(*, db_session: Session, row: Match, user: Principal, path: str) -> MatchRead:
-    name = None
-    if (user.role == Role.EMPLOYER and row.status == MatchStatus.ACCEPTED
-            and row.employer_id == user.employer_id):
-        name = workers.name_of(db_session=db_session, worker_id=row.worker_id)
-        if name is not None:
-            audit.record_read(db_session=db_session, actor=user, worker_id=row.worker_id,
-                              fields=["full_name"], path=path)
-            db_session.commit()
+    name = candidate_name(db_session=db_session, user=user, worker_id=row.worker_id,
+                          employer_id=row.employer_id, status=row.status, path=path)
     return MatchRead(match_id=row.id, vacancy_id=row.vacancy_id, worker_id=row.worker_id,
                      employer_id=row.employer_id, agreement_id=row.agreement_id,
                      destination_country=row.destination_country, isco_code=row.isco_code,
                      score=row.score, reasons=row.reasons, status=MatchStatus(row.status),
                      pending=row.pending, outcome_reason=row.outcome_reason,
                      candidate_name=name)
+
+
+def candidate_name(*, db_session: Session, user: Principal, worker_id: str, employer_id: str,
+                   status: str, path: str) -> str | None:
+    """The worker's name for the employer whose match the worker accepted (recorded in
+    the audit log as a read of personal data); None for anyone else."""
+    if (user.role != Role.EMPLOYER or status != MatchStatus.ACCEPTED
+            or employer_id != user.employer_id):
+        return None
+    name = workers.name_of(db_session=db_session, worker_id=worker_id)
+    if name is not None:
+        audit.record_read(db_session=db_session, actor=user, worker_id=worker_id,
+                          fields=["full_name"], path=path)
+        db_session.commit()
+    return name
 
 
 def _places_taken(db_session: Session, where: object) -> int:
