@@ -6,8 +6,10 @@ has asked for and not yet heard back about."""
 
 from __future__ import annotations
 
+import functools
+
 from pydantic import TypeAdapter
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, String, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from schemas.events import matches as ev
@@ -21,7 +23,7 @@ from services.gateway.employers.models import Employer
 from services.gateway.errors import Conflict, Forbidden, NotFound
 from services.gateway.matches.models import Match, MatchRead
 from services.gateway.outbox import service as outbox
-from services.gateway.pagination import paged_rows
+from services.gateway.pagination import Listing, paged_rows, prepare
 from services.gateway.placements.models import Placement
 from services.gateway.vacancies.models import Vacancy, VacancyStatus
 from services.gateway.workers import service as workers
@@ -64,16 +66,22 @@ def check_filters(*, db_session: Session, user: Principal, vacancy_id: str | Non
 
 
 def visible_to(user: Principal) -> Select[Match]:
-    query = select(Match)
-    if user.role in (Role.ADMIN, Role.RECRUITER):
-        return query
-    if user.role == Role.EMPLOYER:
-        return query.where(Match.employer_id == user.employer_id,
-                           (Match.status.in_([s.value for s in EMPLOYER_VISIBLE]))
-                           | (Match.approved_at.is_not(None)))
-    return query.where(Match.worker_id == user.worker_id,
-                       (Match.status.in_([s.value for s in EMPLOYER_VISIBLE]))
-                       | (Match.approved_at.is_not(None)))
+    return select(Match).where(*_shown_to(user.role)).params(party=_party(user))
+
+
+def _shown_to(role: str) -> list[ColumnElement[bool]]:
+    """Which matches ``role`` sees, the caller's own employer or worker id bound as
+    ``party``: recruiters and admins all; an employer its vacancies' and a worker its
+    own, approved and later or approved once (:func:`shown_to_parties`)."""
+    if role in (Role.ADMIN, Role.RECRUITER):
+        return []
+    own = Match.employer_id if role == Role.EMPLOYER else Match.worker_id
+    return [own == bindparam("party", type_=String),
+            Match.status.in_([s.value for s in EMPLOYER_VISIBLE]) | Match.approved_at.is_not(None)]
+
+
+def _party(user: Principal) -> str | None:
+    return user.employer_id if user.role == Role.EMPLOYER else user.worker_id
 
 
 def shown_to_parties(status: str, approved: bool) -> bool:
@@ -87,22 +95,30 @@ def listing(*, db_session: Session, user: Principal, status: MatchStatus | None,
             path: str) -> tuple[list[MatchRead], int]:
     check_filters(db_session=db_session, user=user, vacancy_id=vacancy_id,
                   worker_id=worker_id)
-    query = visible_to(user).with_only_columns(*SHOWN)
-    if status is not None:
-        query = query.where(Match.status == status.value)
-    if vacancy_id is not None:
-        query = query.where(Match.vacancy_id == vacancy_id)
-    if worker_id is not None:
-        query = query.where(Match.worker_id == worker_id)
-    rows, total = paged_rows(db_session=db_session, query=query,
-                             order_by=(Match.score.desc(), Match.id), limit=limit,
-                             offset=offset)
+    given = {"status": status.value if status is not None else None,
+             "vacancy_id": vacancy_id, "worker_id": worker_id}
+    values = {k: v for k, v in given.items() if v is not None} | {"party": _party(user)}
+    rows, total = paged_rows(db_session=db_session,
+                             prepared=_listing(user.role, *(v is not None for v in given.values())),
+                             values=values, limit=limit, offset=offset)
     shown = [row._asdict() for row in rows]
     for match in shown:
         match["candidate_name"] = candidate_name(
             db_session=db_session, user=user, worker_id=match["worker_id"],
             employer_id=match["employer_id"], status=match["status"], path=path)
     return MATCHES.validate_python(shown), total
+
+
+@functools.cache
+def _listing(role: str, status: bool, vacancy: bool, worker: bool) -> Listing:
+    """The listing of what ``role`` sees, narrowed by the filters given (bound by the
+    column's name), best score first: one per shape of request, built once."""
+    query = select(*SHOWN).where(*_shown_to(role))
+    for given, column in ((status, Match.status), (vacancy, Match.vacancy_id),
+                          (worker, Match.worker_id)):
+        if given:
+            query = query.where(column == bindparam(column.key, type_=String))
+    return prepare(query, (Match.score.desc(), Match.id))
 
 
 def read(*, db_session: Session, row: Match, user: Principal, path: str) -> MatchRead:
