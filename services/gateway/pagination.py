@@ -10,7 +10,7 @@ from typing import Annotated, Any, Generic, NamedTuple, TypeVar
 from fastapi import Depends, Path, Query
 from pydantic import BaseModel
 from sqlalchemy import Row, Select, SQLColumnExpression, bindparam, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 T = TypeVar("T")
 M = TypeVar("M")
@@ -69,19 +69,39 @@ class Listing(NamedTuple):
     total: Select[Any]  # how many rows in all
 
 
-def prepare(query: Select[Any], order_by: Sequence[SQLColumnExpression[Any]]) -> Listing:
+def prepare(query: Select[*tuple[Any, ...]], order_by: Sequence[SQLColumnExpression[Any]],
+            narrowed_by: Sequence[InstrumentedAttribute[Any]] = ()) -> Listing:
     """``query``'s pages in ``order_by`` order (end it with a unique column) and its
-    count, its values left as bound parameters (``bindparam``)."""
+    count, narrowed to the rows whose ``narrowed_by`` columns equal the values bound
+    by their names (:func:`narrowing`); its other values bound as ``bindparam``s."""
+    for column in narrowed_by:
+        query = query.where(column == bindparam(column.key, type_=column.type))
     return Listing(query.order_by(*order_by).limit(bindparam("limit"))
                    .offset(bindparam("offset")),
                    select(func.count()).select_from(query.subquery()))
 
 
-def paged_rows(*, db_session: Session, prepared: Listing, values: dict[str, Any], limit: int,
+def narrowing(**filters: object) -> tuple[tuple[str, ...], dict[str, object]]:
+    """The filters given (not None): their names, which pick the :class:`Listing`
+    (one per combination, built once), and the values to bind."""
+    values = {name: value for name, value in filters.items() if value is not None}
+    return tuple(values), values
+
+
+def paged_rows(*, db_session: Session, prepared: Listing, values: dict[str, object], limit: int,
                offset: int) -> tuple[list[Row[Any]], int]:
     """:func:`paged` for a :class:`Listing` of columns with ``values`` for its bound
     parameters: each row a named tuple of them (no ORM object is built)."""
     rows = list(db_session.execute(prepared.page,
+                                   {**values, "limit": limit, "offset": offset}).all())
+    return rows, _total(lambda: db_session.scalar(prepared.total, values),
+                        len(rows), limit, offset)
+
+
+def paged_entities(*, db_session: Session, prepared: Listing, values: dict[str, object],
+                   limit: int, offset: int) -> tuple[list[Any], int]:
+    """:func:`paged_rows` for a :class:`Listing` of one ORM entity: its objects."""
+    rows = list(db_session.scalars(prepared.page,
                                    {**values, "limit": limit, "offset": offset}).all())
     return rows, _total(lambda: db_session.scalar(prepared.total, values),
                         len(rows), limit, offset)

@@ -5,7 +5,14 @@ from sqlalchemy import bindparam, create_engine, event, select
 from sqlalchemy.orm import Session
 
 from services.gateway.employers.models import Employer
-from services.gateway.pagination import Page, PageParams, paged, paged_rows, prepare
+from services.gateway.pagination import (
+    Page,
+    PageParams,
+    paged,
+    paged_entities,
+    paged_rows,
+    prepare,
+)
 
 
 def employers(session: Session, n: int) -> None:
@@ -48,6 +55,7 @@ def test_every_page_gives_the_whole_total_full_partial_past_the_end_or_empty():
             query = select(Employer).where(Employer.country == country)
             prepared = prepare(select(Employer.id, Employer.country)
                                .where(Employer.country == bindparam("country")), (Employer.id,))
+            entities = prepare(select(Employer), (Employer.id,), [Employer.country])
             for limit in (1, 2, 3, 4, 5):
                 for offset in range(0, 8):
                     rows, total = paged(db_session=session, query=query,
@@ -60,6 +68,10 @@ def test_every_page_gives_the_whole_total_full_partial_past_the_end_or_empty():
                     assert total == expected
                     assert [t.id for t in tuples] == [r.id for r in rows]
                     assert all(t.country == country for t in tuples)
+                    objects, total = paged_entities(db_session=session, prepared=entities,
+                                                    values={"country": country}, limit=limit,
+                                                    offset=offset)
+                    assert total == expected and objects == rows
     engine.dispose()
 
 

@@ -23,7 +23,7 @@ from services.gateway.employers.models import Employer
 from services.gateway.errors import Conflict, Forbidden, NotFound
 from services.gateway.matches.models import Match, MatchRead
 from services.gateway.outbox import service as outbox
-from services.gateway.pagination import Listing, paged_rows, prepare
+from services.gateway.pagination import Listing, narrowing, paged_rows, prepare
 from services.gateway.placements.models import Placement
 from services.gateway.vacancies.models import Vacancy, VacancyStatus
 from services.gateway.workers import service as workers
@@ -95,12 +95,11 @@ def listing(*, db_session: Session, user: Principal, status: MatchStatus | None,
             path: str) -> tuple[list[MatchRead], int]:
     check_filters(db_session=db_session, user=user, vacancy_id=vacancy_id,
                   worker_id=worker_id)
-    given = {"status": status.value if status is not None else None,
-             "vacancy_id": vacancy_id, "worker_id": worker_id}
-    values = {k: v for k, v in given.items() if v is not None} | {"party": _party(user)}
-    rows, total = paged_rows(db_session=db_session,
-                             prepared=_listing(user.role, *(v is not None for v in given.values())),
-                             values=values, limit=limit, offset=offset)
+    names, values = narrowing(status=status.value if status is not None else None,
+                              vacancy_id=vacancy_id, worker_id=worker_id)
+    rows, total = paged_rows(db_session=db_session, prepared=_listing(user.role, names),
+                             values={**values, "party": _party(user)}, limit=limit,
+                             offset=offset)
     shown = [row._asdict() for row in rows]
     for match in shown:
         match["candidate_name"] = candidate_name(
@@ -110,15 +109,10 @@ def listing(*, db_session: Session, user: Principal, status: MatchStatus | None,
 
 
 @functools.cache
-def _listing(role: str, status: bool, vacancy: bool, worker: bool) -> Listing:
-    """The listing of what ``role`` sees, narrowed by the filters given (bound by the
-    column's name), best score first: one per shape of request, built once."""
-    query = select(*SHOWN).where(*_shown_to(role))
-    for given, column in ((status, Match.status), (vacancy, Match.vacancy_id),
-                          (worker, Match.worker_id)):
-        if given:
-            query = query.where(column == bindparam(column.key, type_=String))
-    return prepare(query, (Match.score.desc(), Match.id))
+def _listing(role: str, narrowed_by: tuple[str, ...]) -> Listing:
+    """What ``role`` sees, narrowed by these filters, best score first."""
+    return prepare(select(*SHOWN).where(*_shown_to(role)), (Match.score.desc(), Match.id),
+                   [getattr(Match, name) for name in narrowed_by])
 
 
 def read(*, db_session: Session, row: Match, user: Principal, path: str) -> MatchRead:

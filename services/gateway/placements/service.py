@@ -3,8 +3,10 @@ decides the placement), and what each party may see of placements."""
 
 from __future__ import annotations
 
+import functools
 from datetime import date
 
+from pydantic import TypeAdapter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -17,7 +19,7 @@ from services.gateway.database.idempotent import is_repeat, new_id, request_hash
 from services.gateway.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
 from services.gateway.matches.models import Match
 from services.gateway.outbox import service as outbox
-from services.gateway.pagination import paged
+from services.gateway.pagination import Listing, narrowing, paged_rows, prepare
 from services.gateway.placements.models import (
     DepartureCreate,
     Placement,
@@ -30,6 +32,8 @@ from services.gateway.workers import service as workers
 from services.gateway.workers.models import WorkerStatus
 
 PENDING = "pending"
+PLACEMENTS = TypeAdapter(list[PlacementRead])
+RETURNS = TypeAdapter(list[ReturnRead])
 
 
 def _not_after_today(db_session: Session, field: str, value: date) -> None:
@@ -118,27 +122,36 @@ def _scope_worker(user: Principal, worker_id: str | None) -> str | None:
 def list_placements(*, db_session: Session, user: Principal, status: str | None,
                     worker_id: str | None, limit: int,
                     offset: int) -> tuple[list[PlacementRead], int]:
-    worker_id = _scope_worker(user, worker_id)
-    query = select(Placement)
-    if status is not None:
-        query = query.where(Placement.status == status)
-    if worker_id is not None:
-        query = query.where(Placement.worker_id == worker_id)
-    rows, total = paged(db_session=db_session, query=query,
-                        order_by=(Placement.departure_date, Placement.id), limit=limit,
-                        offset=offset)
-    return [placement_read(r) for r in rows], total
+    names, values = narrowing(status=status, worker_id=_scope_worker(user, worker_id))
+    rows, total = paged_rows(db_session=db_session, prepared=_placements(names), values=values,
+                             limit=limit, offset=offset)
+    return PLACEMENTS.validate_python([row._asdict() for row in rows]), total
 
 
 def list_returns(*, db_session: Session, user: Principal, status: str | None,
                  worker_id: str | None, limit: int, offset: int) -> tuple[list[ReturnRead], int]:
-    worker_id = _scope_worker(user, worker_id)
-    query = select(ReturnRegistration)
-    if status is not None:
-        query = query.where(ReturnRegistration.status == status)
-    if worker_id is not None:
-        query = query.where(ReturnRegistration.worker_id == worker_id)
-    rows, total = paged(db_session=db_session, query=query,
-                        order_by=(ReturnRegistration.created_at, ReturnRegistration.id),
-                        limit=limit, offset=offset)
-    return [return_read(r) for r in rows], total
+    names, values = narrowing(status=status, worker_id=_scope_worker(user, worker_id))
+    rows, total = paged_rows(db_session=db_session, prepared=_returns(names), values=values,
+                             limit=limit, offset=offset)
+    return RETURNS.validate_python([row._asdict() for row in rows]), total
+
+
+@functools.cache
+def _placements(narrowed_by: tuple[str, ...]) -> Listing:
+    """Placements as :class:`PlacementRead` shows them, by departure, narrowed by these
+    filters (a listing prepared once per combination: ``pagination.prepare``)."""
+    return prepare(select(Placement.id.label("placement_id"), Placement.match_id,
+                          Placement.worker_id, Placement.status, Placement.departure_date,
+                          Placement.expected_return_date, Placement.return_date),
+                   (Placement.departure_date, Placement.id),
+                   [getattr(Placement, name) for name in narrowed_by])
+
+
+@functools.cache
+def _returns(narrowed_by: tuple[str, ...]) -> Listing:
+    """Return registrations as :class:`ReturnRead` shows them, oldest first."""
+    return prepare(select(ReturnRegistration.id.label("return_id"), ReturnRegistration.worker_id,
+                          ReturnRegistration.match_id, ReturnRegistration.return_date,
+                          ReturnRegistration.status, ReturnRegistration.problem),
+                   (ReturnRegistration.created_at, ReturnRegistration.id),
+                   [getattr(ReturnRegistration, name) for name in narrowed_by])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session, defer
 
@@ -12,7 +14,7 @@ from services.gateway.database.idempotent import is_repeat, new_id, request_hash
 from services.gateway.employers.models import Employer
 from services.gateway.errors import FieldError, Forbidden, NotFound, Unprocessable
 from services.gateway.outbox import service as outbox
-from services.gateway.pagination import paged
+from services.gateway.pagination import Listing, narrowing, paged_entities, prepare
 from services.gateway.vacancies.models import Vacancy, VacancyCreate, VacancyRead
 
 
@@ -104,14 +106,20 @@ def close(*, db_session: Session, vacancy_id: str, user: Principal) -> Vacancy:
 
 def list_for(*, db_session: Session, user: Principal, employer_id: str | None, limit: int,
              offset: int) -> tuple[list[Vacancy], int]:
-    query = select(Vacancy)
     if user.role == Role.EMPLOYER:
         if employer_id not in (None, user.employer_id):
             raise Forbidden("An employer sees only its own vacancies")
-        query = query.where(Vacancy.employer_id == user.employer_id)
+        employer_id = user.employer_id
     elif user.role not in (Role.ADMIN, Role.RECRUITER):
         raise Forbidden("Workers see vacancies through their matches")
-    if employer_id is not None:
-        query = query.where(Vacancy.employer_id == employer_id)
-    return paged(db_session=db_session, query=query, order_by=(Vacancy.created_at, Vacancy.id),
-                 limit=limit, offset=offset)
+    names, values = narrowing(employer_id=employer_id)
+    return paged_entities(db_session=db_session, prepared=_listing(names), values=values,
+                          limit=limit, offset=offset)
+
+
+@functools.cache
+def _listing(narrowed_by: tuple[str, ...]) -> Listing:
+    """Vacancies oldest first, narrowed by these filters (prepared once per combination:
+    ``pagination.prepare``)."""
+    return prepare(select(Vacancy), (Vacancy.created_at, Vacancy.id),
+                   [getattr(Vacancy, name) for name in narrowed_by])
