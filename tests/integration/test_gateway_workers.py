@@ -5,7 +5,7 @@ import json
 import logging
 from datetime import date
 
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from schemas.codec import decode
 from schemas.events import placements as pev
@@ -248,3 +248,40 @@ def test_erasure_keeps_only_pseudonymous_facts(api, world):
     assert {t["trigger_id"] for t in listed["items"]} == {"t-skills", "t-late"}
     for match in api.get("rec", "/matches", params={"worker_id": "w1"}).json()["items"]:
         assert match["reasons"] == [] and match["outcome_reason"] != "no licence"
+
+
+def test_a_registration_writes_its_rows_together_at_commit(api, world):
+    """The worker, its outbox event and its timeline entry reach the database in one
+    go when the transaction commits: nothing is read between the first write and the
+    commit (on SQLite the first write takes the database's one write lock)."""
+    engine = api.sessions.kw["bind"]
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_):
+        statements.append(statement.lstrip().split(None, 1)[0].upper())
+
+    def committed(_conn):
+        statements.append("COMMIT")
+
+    event.listen(engine, "before_cursor_execute", seen)
+    event.listen(engine, "commit", committed)
+    try:
+        r = api.post("rec", "/workers", json=worker_body("w9", "AM1000009"))
+        assert r.status_code == 202, r.text
+        changes = api.call("rec", "PATCH", "/workers/w9", json={"consent_matching": False})
+        assert changes.status_code == 202, changes.text
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+        event.remove(engine, "commit", committed)
+    assert "INSERT" in statements
+    for commit in [i for i, s in enumerate(statements) if s == "COMMIT"]:
+        before = statements[:commit]
+        start = max((i for i, s in enumerate(before) if s == "COMMIT"), default=-1) + 1
+        transaction = before[start:]
+        writes = [i for i, s in enumerate(transaction) if s in ("INSERT", "UPDATE")]
+        if writes:
+            assert set(transaction[writes[0]:]) <= {"INSERT", "UPDATE"}, transaction
+    with api.sessions() as s:
+        entries = s.scalars(select(TimelineEntry.event_type)
+                            .where(TimelineEntry.worker_id == "w9")).all()
+    assert sorted(entries) == ["circular.worker.profile-updated", "circular.worker.registered"]

@@ -29,17 +29,26 @@ def stored(event: Event, *, erased: bool) -> dict[str, Any]:
 
 
 def note(*, db_session: Session, event: Event, envelope: Envelope) -> None:
-    """Record ``event`` on its worker's timeline if it names a worker."""
+    """Record ``event`` on its worker's timeline if it names a worker. For the outbox,
+    whose events are encoded just before (a new envelope id, so no entry has it yet).
+    Nothing is flushed here: the caller's writes go to the database together when it
+    commits, so on SQLite its write lock is taken then and held only for them."""
     worker_id = getattr(event, "worker_id", None)
     if worker_id is None:
         return
-    if db_session.scalar(select(TimelineEntry.seq).where(
-            TimelineEntry.event_id == envelope.id)) is not None:
-        return
-    worker = db_session.get(Worker, worker_id)
-    data = stored(event, erased=worker is not None and worker.status == WorkerStatus.ERASED)
+    data = stored(event, erased=_erased(db_session, worker_id))
     db_session.add(TimelineEntry(event_id=envelope.id, worker_id=worker_id,
                                  event_type=envelope.type, at=envelope.time, data=data))
+
+
+def _erased(db_session: Session, worker_id: str) -> bool:
+    """Whether the worker is erased, without flushing the session: one registered in
+    this transaction (pending) is not; one loaded in it is as it stands there."""
+    if any(isinstance(o, Worker) and o.id == worker_id for o in db_session.new):
+        return False
+    with db_session.no_autoflush:
+        worker = db_session.get(Worker, worker_id)
+    return worker is not None and worker.status == WorkerStatus.ERASED
 
 
 def note_folded(fold: Fold, decoded: Decoded) -> None:
