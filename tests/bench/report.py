@@ -291,10 +291,13 @@ def _capacity_rows(load: dict[str, Any]) -> list[str]:
 
 def api_processes_section() -> list[str]:
     """One row per number of API processes (``--api-workers N``), from the latest
-    gateway run with each (``var/bench/gateway-api-N.json``)."""
+    gateway run with each (``var/bench/gateway-api-N.json``); a number with no run
+    here keeps its row from the report as it stands, marked so."""
     runs = sorted((json.loads(path.read_text()) for path in BENCH.glob("gateway-api-*.json")),
                   key=lambda g: g["api_workers"])
-    if not runs:
+    kept = {n: row for n, row in previous_process_rows().items()
+            if n not in {g["api_workers"] for g in runs}}
+    if not runs and not kept:
         return []
     lines = [f"{PROCESSES} (`--api-workers`)", "",
              "Each row from its own run of the gateway benchmark, the bare server with as "
@@ -315,7 +318,27 @@ def api_processes_section() -> list[str]:
             f"{load['ratio']:.3f} | {_ms(gw)} | {_n(post, 1)} ms | {_n(cheapest)} | "
             f"{on_loop} | {_ms(e2e, '> 30,000')} | {gw['cores'].get('api', 0):.2f} | "
             f"`{g['command']}` |")
-    return lines + [""]
+    head = 6  # the heading, the sentence, the table's header and its rule
+    rows = {int(line.split("|")[1]): line for line in lines[head:]} | kept
+    return lines[:head] + [rows[n] for n in sorted(rows)] + [""]
+
+
+def previous_process_rows() -> dict[int, str]:
+    """The rows of the API processes' table in the report as it stands, by number of
+    processes, each marked as kept from an earlier run."""
+    if not OUT.exists():
+        return {}
+    text = OUT.read_text()
+    if PROCESSES not in text:
+        return {}
+    rows = {}
+    for line in text.split(PROCESSES, 1)[1].splitlines():
+        cells = line.split("|")
+        number = cells[1].split()[0] if len(cells) > 2 and cells[1].split() else ""
+        if number.isdigit():
+            mark = f" {KEPT_ROW}" if KEPT_ROW not in cells[1] else ""
+            rows[int(number)] = "|".join([cells[0], f"{cells[1].rstrip()}{mark} ", *cells[2:]])
+    return rows
 
 
 def previous_sections() -> dict[str, list[str]]:
@@ -341,6 +364,7 @@ def previous_sections() -> dict[str, list[str]]:
 
 PROCESSES = "### Gateway: API processes"
 KEPT = "*Kept from the previous report: this benchmark was not run again this time.*"
+KEPT_ROW = "(an earlier run)"
 
 
 def render() -> str:

@@ -1,0 +1,32 @@
+# ruff: noqa: E501 (the table as the report writes it)
+"""``tests.bench.report``: a number of API processes not run again this time keeps its
+row of the processes' table, marked as from an earlier run, however often the report
+is written again."""
+
+from tests.bench import report
+
+TABLE = """## Gateway (`python -m tests.bench.gateway`)
+
+### Gateway: API processes (`--api-workers`)
+
+Each row from its own run of the gateway benchmark, the bare server with as many processes.
+
+| API processes | mixed load, requests/s (bare) | ratio | p50 / p99 | `POST /vacancies` p99 | cheapest request/s | floor on the loop, requests/s | mixed / floor on the loop | end to end p50 / p99 | API cores | command |
+|---|---|---|---|---|---|---|---|---|---|---|
+| 1 | 268 (4,980) | 0.054 | 46.3 / 187.0 ms | 233.9 ms | 1,312 | 1,539 | 0.174 | 144.9 / 475.9 ms | 0.75 | `one` |
+| 2 | 407 (5,571) | 0.073 | 28.7 / 156.1 ms | 217.8 ms | 1,955 | 2,318 | 0.175 | 106.0 / 209.3 ms | 0.96 | `two` |
+"""
+
+
+def test_rows_not_run_again_are_kept_marked_once(tmp_path, monkeypatch):
+    out = tmp_path / "performance.md"
+    out.write_text(TABLE)
+    monkeypatch.setattr(report, "OUT", out)
+    monkeypatch.setattr(report, "BENCH", tmp_path / "bench")  # no run this time
+    for _ in range(2):  # written again from its own output: nothing doubles or goes
+        section = report.api_processes_section()
+        out.write_text("\n".join(section))
+        rows = [line for line in section if line.startswith("| 1") or line.startswith("| 2")]
+        assert [r.split("|")[1].strip() for r in rows] == ["1 (an earlier run)",
+                                                            "2 (an earlier run)"]
+        assert rows[0].endswith("| 0.75 | `one` |") and "| 407 (5,571) |" in rows[1]
