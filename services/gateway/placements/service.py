@@ -113,6 +113,8 @@ def _scope_worker(user: Principal, worker_id: str | None) -> str | None:
     if user.role in (Role.ADMIN, Role.RECRUITER):
         return worker_id
     if user.role == Role.WORKER:
+        if user.worker_id is None:  # never unscoped: a missing filter would list all
+            raise Forbidden("This login belongs to no worker")
         if worker_id not in (None, user.worker_id):
             raise Forbidden("A worker sees only its own records")
         return user.worker_id

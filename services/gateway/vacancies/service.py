@@ -107,6 +107,8 @@ def close(*, db_session: Session, vacancy_id: str, user: Principal) -> Vacancy:
 def list_for(*, db_session: Session, user: Principal, employer_id: str | None, limit: int,
              offset: int) -> tuple[list[Vacancy], int]:
     if user.role == Role.EMPLOYER:
+        if user.employer_id is None:  # never unscoped: a missing filter would list all
+            raise Forbidden("This login belongs to no employer")
         if employer_id not in (None, user.employer_id):
             raise Forbidden("An employer sees only its own vacancies")
         employer_id = user.employer_id
