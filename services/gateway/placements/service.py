@@ -97,18 +97,6 @@ def register_return(*, db_session: Session, body: ReturnCreate,
     return row
 
 
-def placement_read(row: Placement) -> PlacementRead:
-    return PlacementRead(placement_id=row.id, match_id=row.match_id, worker_id=row.worker_id,
-                         status=row.status, departure_date=row.departure_date,
-                         expected_return_date=row.expected_return_date,
-                         return_date=row.return_date)
-
-
-def return_read(row: ReturnRegistration) -> ReturnRead:
-    return ReturnRead(return_id=row.id, worker_id=row.worker_id, match_id=row.match_id,
-                      return_date=row.return_date, status=row.status, problem=row.problem)
-
-
 def _scope_worker(user: Principal, worker_id: str | None) -> str | None:
     if user.role in (Role.ADMIN, Role.RECRUITER):
         return worker_id
