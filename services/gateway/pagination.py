@@ -101,10 +101,9 @@ def paged_rows(*, db_session: Session, prepared: Listing, values: dict[str, obje
 def paged_entities(*, db_session: Session, prepared: Listing, values: dict[str, object],
                    limit: int, offset: int) -> tuple[list[Any], int]:
     """:func:`paged_rows` for a :class:`Listing` of one ORM entity: its objects."""
-    rows = list(db_session.scalars(prepared.page,
-                                   {**values, "limit": limit, "offset": offset}).all())
-    return rows, _total(lambda: db_session.scalar(prepared.total, values),
-                        len(rows), limit, offset)
+    rows, total = paged_rows(db_session=db_session, prepared=prepared, values=values,
+                             limit=limit, offset=offset)
+    return [row[0] for row in rows], total
 
 
 def _total(count: Callable[[], int | None], shown: int, limit: int, offset: int) -> int:
