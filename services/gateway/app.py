@@ -4,6 +4,7 @@ tests build their own app with their own settings."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -24,6 +25,7 @@ from services.gateway.auth.throttle import SignInThrottle
 from services.gateway.auth.views import router as auth
 from services.gateway.clock.views import router as clock
 from services.gateway.console.app import mount_console
+from services.gateway.database import threads
 from services.gateway.database.core import make_engine, make_sessionmaker
 from services.gateway.database.loop_reads import close_loop_reads, make_loop_reads
 from services.gateway.deps import needs_caller, oauth2
@@ -135,8 +137,10 @@ def create_app(settings: GatewaySettings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        # a connection is only held inside one thread-pool call (routing.py): with no
-        # more threads than connections, no thread ever waits for one
+        # a connection is only held inside one call to the database's threads
+        # (database/threads.py): with no more threads than connections, no thread ever
+        # waits for one. anyio's threads (files, forms) get no more either
+        threads.use(asyncio.get_running_loop(), settings.pool_size())
         limiter = anyio.to_thread.current_default_thread_limiter()
         limiter.total_tokens = min(limiter.total_tokens, settings.pool_size())
         with sessions() as session:

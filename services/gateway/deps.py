@@ -17,11 +17,11 @@ from fastapi.security import OAuth2PasswordBearer
 from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
-from starlette.concurrency import run_in_threadpool
 
 from services.gateway.auth.models import Role, User
 from services.gateway.auth.principals import Principals
 from services.gateway.auth.security import Principal, TokenError, verify_with_expiry
+from services.gateway.database import threads
 from services.gateway.errors import Forbidden, Unauthorized
 from services.gateway.settings import GatewaySettings
 
@@ -52,7 +52,7 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
         yield session
     finally:
         if session.in_transaction():  # not released by its endpoint: close off the loop
-            await run_in_threadpool(session.close)
+            await threads.run(session.close)
         else:
             session.close()
 
@@ -100,7 +100,7 @@ async def principal_for(state: Any, token: str) -> Principal:
         principal, expires_at = verify_with_expiry(token, state.signing_key)
     except TokenError:
         raise Unauthorized("The token is invalid or expired") from None
-    if not await run_in_threadpool(account_exists, state.read_sessions, principal.user_id):
+    if not await threads.run(account_exists, state.read_sessions, principal.user_id):
         raise Unauthorized("The account behind this token no longer exists")  # e.g. erased
     principals.put(token, principal, expires_at)
     return principal

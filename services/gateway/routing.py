@@ -7,8 +7,8 @@ yield dependency would keep its connection until the response was sent. A reques
 holding a connection while it waits for a thread, while every thread waits for a
 connection, is a deadlock (it ended in pool timeouts and 500s past ~60 concurrent
 requests). Here a connection is only ever held inside one thread-pool call, and the
-API's thread pool is no larger than its connection pool (``app.py``), so no thread
-waits for a connection. The answer is validated and serialized on the event loop.
+API's thread pool is no larger than its connection pool (``database/threads.py``), so
+no thread waits for a connection. The answer is validated and serialized on the event loop.
 
 An endpoint whose sessions are all the event loop's (a short read on SQLite,
 ``deps.ShortRead``, ``database/loop_reads.py``) runs on the loop instead; if it must
@@ -32,9 +32,9 @@ from typing import Any
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.types import Scope
 
+from services.gateway.database import threads
 from services.gateway.database.core import OffLoop, commits, is_transient
 from services.gateway.database.loop_reads import off_loop, on_loop
 
@@ -69,7 +69,7 @@ def in_one_hop(endpoint: Callable[..., Any]) -> Callable[..., Any]:
                     pass
             # the loop's one connection never goes to a thread
             kwargs = {**kwargs, **{k: off_loop(sessions[k]) for k in looping}}
-        return await run_in_threadpool(call_releasing, endpoint, kwargs)
+        return await threads.run(call_releasing, endpoint, kwargs)
 
     return run
 

@@ -12,11 +12,11 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 
-import anyio.to_thread
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.gateway.auth.security import Principal
+from services.gateway.database import threads
 from services.gateway.errors import TooManyRequests
 from services.gateway.stream import service
 from services.gateway.stream.service import Seen
@@ -110,7 +110,7 @@ class Hub:
         self._per_user[user.user_id] += 1  # before any await: the count is never passed
         try:
             if self._cursor is None:
-                latest = await anyio.to_thread.run_sync(self._read_latest)
+                latest = await threads.run(self._read_latest)
                 if self._cursor is None:  # else another stream set it meanwhile (older)
                     self._cursor = latest
             subscriber = Subscriber(user=user, opened_at=self._cursor, kinds=kinds)
@@ -163,7 +163,7 @@ class Hub:
                 await asyncio.sleep(self.poll_seconds)
                 continue
             try:
-                changes = await anyio.to_thread.run_sync(self._read_after, after)
+                changes = await threads.run(self._read_after, after)
             except SQLAlchemyError as exc:
                 log.warning("stream poller could not read the changes",
                             extra={"error_type": type(exc).__name__})

@@ -15,11 +15,11 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-import anyio.to_thread
 from fastapi import APIRouter, Header, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from services.gateway.auth.security import Principal
+from services.gateway.database import threads
 from services.gateway.deps import CurrentUser
 from services.gateway.errors import responses
 from services.gateway.routing import API_PREFIX
@@ -99,7 +99,7 @@ async def events(hub: Hub, subscriber: Subscriber, last_event_id: str | None,
         if last_event_id is not None and last is None:
             yield reset_event()  # not an id this server sends
         if last is not None:
-            missed = await anyio.to_thread.run_sync(
+            missed = await threads.run(
                 _replay, hub, last, subscriber.opened_at)
             if missed is None:
                 yield reset_event()
