@@ -15,7 +15,26 @@ from importlib import resources
 from typing import Annotated
 
 import pycountry
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
+
+
+def _not_true_or_false(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError("must be a whole number, not true or false")
+    return value
+
+
+#: an integer field's last piece of metadata (after its ``Field``, so the document keeps
+#: its bounds): JSON's ``true`` and ``false`` are not numbers, though pydantic would take
+#: them as 1 and 0; a numeral in a string (a form's field, a roster's cell) still counts
+NOT_TRUE_OR_FALSE = BeforeValidator(_not_true_or_false)
 
 
 @cache

@@ -7,13 +7,22 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from schemas.codes import Contract, CountryCode, Id, IscoCode, LanguageRequirement, Money, ShortText
+from schemas.codes import (
+    NOT_TRUE_OR_FALSE,
+    Contract,
+    CountryCode,
+    Id,
+    IscoCode,
+    LanguageRequirement,
+    Money,
+    ShortText,
+)
 from schemas.events.base import Event
 
 
 class CoveredOccupation(Contract):
     isco_code: IscoCode
-    annual_quota: Annotated[int, Field(ge=0, le=1_000_000)]
+    annual_quota: Annotated[int, Field(ge=0, le=1_000_000), NOT_TRUE_OR_FALSE]
     min_monthly_wage: Money
 
 
@@ -23,12 +32,12 @@ class AgreementTerms(Contract):
     title: ShortText
     valid_from: date
     valid_until: date
-    max_contract_months: Annotated[int, Field(ge=1, le=120)]
-    min_age: Annotated[int, Field(ge=14, le=100)]
-    max_age: Annotated[int, Field(ge=14, le=100)]
+    max_contract_months: Annotated[int, Field(ge=1, le=120), NOT_TRUE_OR_FALSE]
+    min_age: Annotated[int, Field(ge=14, le=100), NOT_TRUE_OR_FALSE]
+    max_age: Annotated[int, Field(ge=14, le=100), NOT_TRUE_OR_FALSE]
     language_requirement: LanguageRequirement | None = None
-    reentry_cooldown_months: Annotated[int, Field(ge=0, le=120)]
-    return_grace_days: Annotated[int, Field(ge=0, le=365)]
+    reentry_cooldown_months: Annotated[int, Field(ge=0, le=120), NOT_TRUE_OR_FALSE]
+    return_grace_days: Annotated[int, Field(ge=0, le=365), NOT_TRUE_OR_FALSE]
     occupations: Annotated[list[CoveredOccupation], Field(min_length=1, max_length=500)]
 
     @model_validator(mode="after")

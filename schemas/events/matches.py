@@ -13,7 +13,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from schemas.codes import Contract, CountryCode, Id, IscoCode, ShortText
+from schemas.codes import NOT_TRUE_OR_FALSE, Contract, CountryCode, Id, IscoCode, ShortText
 from schemas.events.base import Event
 
 _MATCH_NS = uuid.UUID("0f7c4e6a-2d0b-4a53-9b8e-6d1f2c3b4a59")
@@ -163,9 +163,9 @@ class MatchAccepted(MatchState):
     """The worker accepted; carries the terms the tracker needs for the placement."""
 
     type = "circular.match.accepted"
-    contract_months: Annotated[int, Field(ge=1)]
-    return_grace_days: Annotated[int, Field(ge=0)]
-    reentry_cooldown_months: Annotated[int, Field(ge=0)]
+    contract_months: Annotated[int, Field(ge=1), NOT_TRUE_OR_FALSE]
+    return_grace_days: Annotated[int, Field(ge=0), NOT_TRUE_OR_FALSE]
+    reentry_cooldown_months: Annotated[int, Field(ge=0), NOT_TRUE_OR_FALSE]
 
 
 class MatchAcceptanceRefused(MatchState):
@@ -189,6 +189,6 @@ class QuotaUsageChanged(Event):
     key_field = "agreement_id"
     agreement_id: Id
     isco_code: IscoCode
-    year: Annotated[int, Field(ge=2000, le=2200)]
-    annual_quota: Annotated[int, Field(ge=0)]
-    used: Annotated[int, Field(ge=0)]
+    year: Annotated[int, Field(ge=2000, le=2200), NOT_TRUE_OR_FALSE]
+    annual_quota: Annotated[int, Field(ge=0), NOT_TRUE_OR_FALSE]
+    used: Annotated[int, Field(ge=0), NOT_TRUE_OR_FALSE]

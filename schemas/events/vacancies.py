@@ -12,7 +12,16 @@ from typing import Annotated
 
 from pydantic import Field
 
-from schemas.codes import CountryCode, Id, IscoCode, LanguageRequirement, Money, ShortText, Skill
+from schemas.codes import (
+    NOT_TRUE_OR_FALSE,
+    CountryCode,
+    Id,
+    IscoCode,
+    LanguageRequirement,
+    Money,
+    ShortText,
+    Skill,
+)
 from schemas.events.base import Event
 
 
@@ -24,12 +33,12 @@ class VacancyPosted(Event):
     destination_country: CountryCode
     isco_code: IscoCode
     title: ShortText
-    positions: Annotated[int, Field(ge=1, le=10_000)]
+    positions: Annotated[int, Field(ge=1, le=10_000), NOT_TRUE_OR_FALSE]
     monthly_wage: Money
-    contract_months: Annotated[int, Field(ge=1, le=120)]
+    contract_months: Annotated[int, Field(ge=1, le=120), NOT_TRUE_OR_FALSE]
     start_date: date
     required_skills: Annotated[list[Skill], Field(max_length=50)] = []
-    min_experience_years: Annotated[int, Field(ge=0, le=60)] = 0
+    min_experience_years: Annotated[int, Field(ge=0, le=60), NOT_TRUE_OR_FALSE] = 0
     language_requirement: LanguageRequirement | None = None
     worker_fee: Money | None = None
     housing_provided: bool = False
@@ -82,5 +91,5 @@ class VacancyPositionsChanged(Event):
     type = "circular.vacancy.positions-changed"
     key_field = "vacancy_id"
     vacancy_id: Id
-    positions: Annotated[int, Field(ge=1)]
-    positions_filled: Annotated[int, Field(ge=0)]
+    positions: Annotated[int, Field(ge=1), NOT_TRUE_OR_FALSE]
+    positions_filled: Annotated[int, Field(ge=0), NOT_TRUE_OR_FALSE]

@@ -12,13 +12,21 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from schemas.codes import Contract, CountryCode, Id, IscoCode, LanguageSkill, Skill
+from schemas.codes import (
+    NOT_TRUE_OR_FALSE,
+    Contract,
+    CountryCode,
+    Id,
+    IscoCode,
+    LanguageSkill,
+    Skill,
+)
 from schemas.events.base import Event
 
 
 class Experience(Contract):
     isco_code: IscoCode
-    experience_years: Annotated[int, Field(ge=0, le=60)]
+    experience_years: Annotated[int, Field(ge=0, le=60), NOT_TRUE_OR_FALSE]
 
 
 class WorkerProfile(Contract):

@@ -54,6 +54,10 @@ def outbox_count(api):
      "body.occupations.0.min_monthly_wage.amount"),
     ({"valid_from": "1999-12-31"}, "body.valid_from"),
     ({"valid_until": "2200-01-01"}, "body.valid_until"),
+    ({"max_contract_months": True}, "body.max_contract_months"),  # not 1
+    ({"occupations": [{"isco_code": "6111", "annual_quota": True,
+                       "min_monthly_wage": {"amount": "1", "currency": "EUR"}}]},
+     "body.occupations.0.annual_quota"),
 ])
 def test_agreement_validation_names_the_field(api, change, field):
     r = api.post("admin", "/agreements", json={**AGREEMENT, **change})
@@ -82,6 +86,8 @@ def test_agreement_validation_names_the_field(api, change, field):
     ({"worker_fee": {"amount": "10", "currency": "EUX"}}, "body.worker_fee.currency"),
     ({"start_date": "1999-12-31"}, "body.start_date"),
     ({"start_date": "2200-01-01"}, "body.start_date"),
+    ({"positions": True}, "body.positions"),  # not 1
+    ({"min_experience_years": False}, "body.min_experience_years"),  # not 0
 ])
 def test_vacancy_validation_names_the_field(api, world, change, field):
     assert field in fields_of(api.post("admin", "/vacancies",
@@ -165,6 +171,8 @@ def test_a_worker_has_one_login(api, world):
     ({"available_from": "1999-12-31"}, "body.available_from"),
     ({"full_name": None}, "body.full_name"),
     ({"occupations": [{"isco_code": "6111", "experience_years": -1}]},
+     "body.occupations.0.experience_years"),
+    ({"occupations": [{"isco_code": "6111", "experience_years": False}]},  # not 0
      "body.occupations.0.experience_years"),
 ])
 def test_worker_validation_never_echoes_the_value(api, change, field):
