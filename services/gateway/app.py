@@ -176,8 +176,10 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         settings.sign_in_limit_per_account, settings.sign_in_limit_per_address)
     app.state.metrics = Metrics(read_sessions)
     errors.install(app)
-    add_api_routes(app)
+    # the console first: a page's path is then matched against the one mount, not
+    # every API route before it; an API path costs one more regex test
     mount_console(app, settings)
+    add_api_routes(app)
     app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes,
                        streamed={f"{API_PREFIX}/workers/import": settings.roster_max_bytes,
                                  "/console/workers/import": settings.roster_max_bytes})

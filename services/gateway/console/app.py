@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.gateway.console.deps import SignInRequired, console_request
@@ -75,11 +77,9 @@ def create_console(parent: FastAPI, settings: GatewaySettings) -> FastAPI:
         setattr(console.state, name, getattr(parent.state, name))
     console.state.renderer = Renderer.create()
     console.mount("/static", StaticFiles(directory=STATIC), name="static")
-    pages = APIRouter(dependencies=[Depends(console_request)])
     for router in ROUTERS:
-        pages.include_router(router)
-    console.include_router(pages)
-    console.include_router(live.router)  # no page: the session's user only
+        console.router.routes.extend(checked_pages(router))
+    console.router.routes.extend(live.router.routes)  # no page: the session's user only
     install_error_pages(console)
     console.add_middleware(
         SessionMiddleware, secret_key=parent.state.signing_key,
@@ -87,6 +87,18 @@ def create_console(parent: FastAPI, settings: GatewaySettings) -> FastAPI:
         path=PREFIX, same_site="lax", https_only=settings.console_secure_cookies)
     console.add_middleware(SecurityHeaders)
     return console
+
+
+def checked_pages(router: APIRouter) -> list[BaseRoute]:
+    """The router's routes, each known to run :func:`console_request` first (its CSRF
+    check, the signed-in user, the language): a router of pages made otherwise than
+    with ``page_router()`` fails the start."""
+    for route in router.routes:
+        if not (isinstance(route, APIRoute)
+                and any(d.dependency is console_request for d in route.dependencies)):
+            raise RuntimeError(f"console route {getattr(route, 'path', route)} does not "
+                               "run console_request: make its router with page_router()")
+    return router.routes
 
 
 def install_error_pages(console: FastAPI) -> None:

@@ -10,13 +10,14 @@ import secrets
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import APIRouter, Depends, Request
 
 from services.gateway.auth.models import Role
 from services.gateway.auth.security import Principal
 from services.gateway.console.i18n import DEFAULT, LANGUAGES, negotiate
 from services.gateway.deps import principal_for
 from services.gateway.errors import Forbidden, Unauthorized
+from services.gateway.routing import GatewayRoute
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_FIELD = "csrf_token"
@@ -45,6 +46,14 @@ async def console_request(request: Request) -> None:
     state.flash = session.pop("flash", None)
     if request.method not in SAFE_METHODS:
         await check_csrf(request)
+
+
+def page_router() -> APIRouter:
+    """A router of console pages: each of its routes runs :func:`console_request` first.
+    The console adds their routes to its own list as they are (``app.py``), not as an
+    included router, which FastAPI matches route by route twice a request."""
+    return APIRouter(route_class=GatewayRoute, include_in_schema=False,
+                     dependencies=[Depends(console_request)])
 
 
 async def check_csrf(request: Request) -> None:

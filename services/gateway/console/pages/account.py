@@ -5,21 +5,20 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from services.gateway.auth import service as users
 from services.gateway.auth.security import issue
 from services.gateway.auth.throttle import SignInThrottle
-from services.gateway.console.deps import AnyUser, flash
+from services.gateway.console.deps import AnyUser, flash, page_router
 from services.gateway.console.forms import Form
 from services.gateway.console.i18n import LANGUAGES
 from services.gateway.console.nav import N_, sections_for
 from services.gateway.console.render import page
 from services.gateway.deps import SessionDep, SettingsDep
-from services.gateway.routing import GatewayRoute
 
-router = APIRouter(route_class=GatewayRoute, include_in_schema=False)
+router = page_router()
 HOME = "/console/"
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -16,16 +16,15 @@ from services.gateway.agreements import service
 from services.gateway.agreements.models import AgreementCreate, AgreementStatus
 from services.gateway.clock import service as clock
 from services.gateway.console.codes import names
-from services.gateway.console.deps import AdminUser, StaffUser, flash
+from services.gateway.console.deps import AdminUser, StaffUser, flash, page_router
 from services.gateway.console.forms import Form, errors_of, nest
 from services.gateway.console.nav import N_
 from services.gateway.console.render import page
 from services.gateway.deps import SessionDep
 from services.gateway.errors import ApiError, Conflict
 from services.gateway.pagination import PageDep, PathId
-from services.gateway.routing import GatewayRoute
 
-router = APIRouter(route_class=GatewayRoute, include_in_schema=False)
+router = page_router()
 BASE = "/console/agreements"
 #: occupation rows the form shows at least (empty rows are ignored)
 OCCUPATION_ROWS = 3

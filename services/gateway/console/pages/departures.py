@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -22,7 +22,7 @@ from schemas.events.matches import MatchStatus
 from services.gateway.auth.security import Principal
 from services.gateway.console import forms
 from services.gateway.console.codes import names
-from services.gateway.console.deps import StaffUser, flash
+from services.gateway.console.deps import StaffUser, flash, page_router
 from services.gateway.console.forms import Form
 from services.gateway.console.nav import N_
 from services.gateway.console.render import page
@@ -32,9 +32,8 @@ from services.gateway.matches import service as matches
 from services.gateway.pagination import PathId
 from services.gateway.placements import service as placements
 from services.gateway.placements.models import DepartureCreate
-from services.gateway.routing import GatewayRoute
 
-router = APIRouter(route_class=GatewayRoute, include_in_schema=False)
+router = page_router()
 PAGE = "/console/departures"
 ROUTE = "/departures"  # under the console's mount
 #: the most rows of each list shown at once (the API's largest page)

@@ -3,13 +3,13 @@ and suspending one. Every rule is the employers service's."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from services.gateway.console.codes import names
-from services.gateway.console.deps import AdminUser, flash
+from services.gateway.console.deps import AdminUser, flash, page_router
 from services.gateway.console.forms import Form, errors_of, nest
 from services.gateway.console.nav import N_
 from services.gateway.console.render import page
@@ -18,9 +18,8 @@ from services.gateway.employers import service
 from services.gateway.employers.models import EmployerCreate, EmployerStatus
 from services.gateway.errors import ApiError, Conflict
 from services.gateway.pagination import PageDep, PathId
-from services.gateway.routing import GatewayRoute
 
-router = APIRouter(route_class=GatewayRoute, include_in_schema=False)
+router = page_router()
 BASE = "/console/employers"
 
 

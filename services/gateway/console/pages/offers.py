@@ -4,21 +4,20 @@ through the API's ``respond``; a refusal (409) is shown as a message on the page
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from schemas.events.matches import Decision
 from services.gateway.console.codes import names
-from services.gateway.console.deps import WorkerUser, flash
+from services.gateway.console.deps import WorkerUser, flash, page_router
 from services.gateway.console.nav import N_
 from services.gateway.console.render import page
 from services.gateway.deps import SessionDep
 from services.gateway.errors import Conflict
 from services.gateway.matches import service
 from services.gateway.pagination import PageDep, PathId
-from services.gateway.routing import GatewayRoute
 
-router = APIRouter(route_class=GatewayRoute, include_in_schema=False)
+router = page_router()
 PATH = "/console/offers"
 ANSWERED = {Decision.ACCEPT: N_("You accepted the offer. The decision is being confirmed."),
             Decision.DECLINE: N_("You declined the offer.")}

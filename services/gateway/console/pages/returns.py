@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
 from schemas.events.placements import EarlyReturnReason, Intention, Need
 from services.gateway.auth.security import Principal
 from services.gateway.console import forms
-from services.gateway.console.deps import RecruiterUser, WorkerUser, flash
+from services.gateway.console.deps import RecruiterUser, WorkerUser, flash, page_router
 from services.gateway.console.forms import Form
 from services.gateway.console.labels import label
 from services.gateway.console.nav import N_
@@ -22,10 +22,9 @@ from services.gateway.errors import ApiError, Conflict, Forbidden, NotFound
 from services.gateway.pagination import PathId
 from services.gateway.placements import service
 from services.gateway.placements.models import ReturnCreate
-from services.gateway.routing import GatewayRoute
 from services.gateway.workers import service as workers
 
-router = APIRouter(route_class=GatewayRoute, include_in_schema=False)
+router = page_router()
 LISTS = frozenset({"intentions", "needs"})
 SPLIT = frozenset({"skills_acquired"})
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -27,7 +27,7 @@ from schemas.events.matches import Decision, MatchStatus
 from services.gateway.agreements import service as agreements
 from services.gateway.auth.security import Principal
 from services.gateway.console import forms
-from services.gateway.console.deps import RecruiterUser, flash
+from services.gateway.console.deps import RecruiterUser, flash, page_router
 from services.gateway.console.forms import Form
 from services.gateway.console.nav import N_
 from services.gateway.console.pages.live import stream_after
@@ -38,11 +38,10 @@ from services.gateway.errors import Conflict
 from services.gateway.matches import service as matches
 from services.gateway.matches.models import RejectBody
 from services.gateway.pagination import PathId
-from services.gateway.routing import GatewayRoute
 from services.gateway.vacancies import service as vacancies
 from services.gateway.vacancies.models import VacancyStatus
 
-router = APIRouter(route_class=GatewayRoute, include_in_schema=False)
+router = page_router()
 QUEUE = "/console/review"
 ROUTE = "/review"  # under the console's mount
 #: the best proposals shown at once (the API's largest page)

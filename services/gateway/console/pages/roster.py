@@ -19,22 +19,21 @@ import secrets
 import time
 from pathlib import Path
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import UploadFile
 
-from services.gateway.console.deps import StaffUser
+from services.gateway.console.deps import StaffUser, page_router
 from services.gateway.console.forms import Form
 from services.gateway.console.nav import N_
 from services.gateway.console.render import page
 from services.gateway.deps import SessionDep, SettingsDep
 from services.gateway.errors import NotFound, Unprocessable
-from services.gateway.routing import GatewayRoute
 from services.gateway.settings import GatewaySettings
 from services.gateway.workers import roster
 from services.gateway.workers.roster import ImportReport, RowError
 
-router = APIRouter(route_class=GatewayRoute, include_in_schema=False)
+router = page_router()
 ROUTE = "/workers/import"  # under the console's mount; before /workers/{worker_id}
 SESSION_KEY = "roster_report"
 REPORTS = "console-reports"

@@ -10,21 +10,20 @@ from collections.abc import Callable
 from typing import Annotated
 
 import pygal
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from services.gateway.clock import service as clock
 from services.gateway.console.codes import country_name, names
-from services.gateway.console.deps import AdminUser
+from services.gateway.console.deps import AdminUser, page_router
 from services.gateway.console.i18n import Formats
 from services.gateway.console.nav import N_
 from services.gateway.console.render import page
 from services.gateway.deps import SessionDep
-from services.gateway.routing import GatewayRoute
 from services.gateway.stats.service import Flow, flows
 
-router = APIRouter(route_class=GatewayRoute, include_in_schema=False)
+router = page_router()
 Year = Annotated[int | None, Query(ge=2000, le=2200)]
 SVG = "image/svg+xml"
 #: the counts of a flow, in the order the chart and the table show them

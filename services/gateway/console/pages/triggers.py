@@ -17,7 +17,7 @@ from datetime import date
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -27,18 +27,17 @@ from services.gateway.auth.models import Role
 from services.gateway.auth.security import Principal
 from services.gateway.clock import service as clock
 from services.gateway.console import forms
-from services.gateway.console.deps import RecruiterUser, StaffUser, flash
+from services.gateway.console.deps import RecruiterUser, StaffUser, flash, page_router
 from services.gateway.console.forms import Form
 from services.gateway.console.nav import N_
 from services.gateway.console.render import page
 from services.gateway.deps import SessionDep
 from services.gateway.errors import Conflict, FieldError, NotFound, Unprocessable
 from services.gateway.pagination import PageDep, PathId
-from services.gateway.routing import GatewayRoute
 from services.gateway.triggers import service as triggers
 from services.gateway.triggers.models import Trigger, TriggerComplete, TriggerStatus
 
-router = APIRouter(route_class=GatewayRoute, include_in_schema=False)
+router = page_router()
 PAGE = "/console/triggers"
 ROUTE = "/triggers"  # under the console's mount
 COMPLETED_OTHERWISE = N_("This follow-up was completed already with another outcome.")

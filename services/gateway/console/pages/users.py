@@ -6,22 +6,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
 from services.gateway.auth import service
 from services.gateway.auth.models import NewUser, Role, UserCreate
-from services.gateway.console.deps import AdminUser, flash
+from services.gateway.console.deps import AdminUser, flash, page_router
 from services.gateway.console.forms import Form, errors_of, nest
 from services.gateway.console.nav import N_
 from services.gateway.console.render import page
 from services.gateway.deps import SessionDep
 from services.gateway.errors import ApiError, Conflict
 from services.gateway.pagination import PageDep
-from services.gateway.routing import GatewayRoute
 
-router = APIRouter(route_class=GatewayRoute, include_in_schema=False)
+router = page_router()
 BASE = "/console/users"
 ROLES = [r.value for r in Role]
 #: the auth service's conflicts, by the start of their message: the field each

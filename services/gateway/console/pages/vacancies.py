@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -17,7 +17,7 @@ from services.gateway.auth.models import Role
 from services.gateway.auth.security import Principal
 from services.gateway.console import forms
 from services.gateway.console.codes import names
-from services.gateway.console.deps import EmployerUser, flash
+from services.gateway.console.deps import EmployerUser, flash, page_router
 from services.gateway.console.forms import Form
 from services.gateway.console.nav import N_
 from services.gateway.console.pages.live import stream_after
@@ -27,11 +27,10 @@ from services.gateway.employers import service as employers
 from services.gateway.errors import ApiError
 from services.gateway.matches import service as matches
 from services.gateway.pagination import PageDep, PathId
-from services.gateway.routing import GatewayRoute
 from services.gateway.vacancies import service
 from services.gateway.vacancies.models import VacancyCreate
 
-router = APIRouter(route_class=GatewayRoute, include_in_schema=False)
+router = page_router()
 BASE = "/console/vacancies"
 ROUTE = "/vacancies"  # under the console's mount
 #: every match of one vacancy the user may see, on one page

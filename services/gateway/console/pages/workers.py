@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
@@ -14,20 +14,19 @@ from services.gateway.auth.models import Role
 from services.gateway.auth.security import Principal
 from services.gateway.console import forms
 from services.gateway.console.codes import names
-from services.gateway.console.deps import AnyUser, StaffUser, WorkerUser, flash
+from services.gateway.console.deps import AnyUser, StaffUser, WorkerUser, flash, page_router
 from services.gateway.console.forms import Form
 from services.gateway.console.nav import N_
 from services.gateway.console.render import page
 from services.gateway.deps import SessionDep
 from services.gateway.errors import ApiError, Conflict, Forbidden, NotFound
 from services.gateway.pagination import PageDep, PathId
-from services.gateway.routing import GatewayRoute
 from services.gateway.timeline import service as timeline
 from services.gateway.triggers import service as triggers
 from services.gateway.workers import service
 from services.gateway.workers.models import WorkerCreate, WorkerRead, WorkerUpdate
 
-router = APIRouter(route_class=GatewayRoute, include_in_schema=False)
+router = page_router()
 
 #: yes/no choices, sent as true/false
 BOOLEANS = frozenset({"consent_matching"})
