@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, tuple_
+import functools
+
+from sqlalchemy import Select, bindparam, select, tuple_
 from sqlalchemy.orm import Session
 
 from schemas.events import agreements as ev
@@ -80,10 +82,11 @@ def quotas(*, db_session: Session,
     many vacancies); an agreement that does not exist is left out."""
     if not keys:
         return {}
+    agreements_of, usage_of = _quota_statements()
     found = {row.id: row for row in db_session.scalars(
-        select(Agreement).where(Agreement.id.in_({a for a, _ in keys})))}
+        agreements_of, {"ids": sorted({a for a, _ in keys})})}
     used = {(u.agreement_id, u.year, u.isco_code): u.used for u in db_session.scalars(
-        select(QuotaUsage).where(tuple_(QuotaUsage.agreement_id, QuotaUsage.year).in_(keys)))}
+        usage_of, {"keys": sorted(keys)})}
     out: dict[tuple[str, int], list[QuotaRead]] = {}
     for agreement_id, year in keys:
         if (row := found.get(agreement_id)) is None:
@@ -94,3 +97,11 @@ def quotas(*, db_session: Session,
                       remaining=max(0, int(o["annual_quota"]) - taken))
             for o in row.terms["occupations"]]
     return out
+
+
+@functools.cache
+def _quota_statements() -> tuple[Select[Agreement], Select[QuotaUsage]]:
+    """:func:`quotas`' two statements, built once per process with their keys bound."""
+    return (select(Agreement).where(Agreement.id.in_(bindparam("ids", expanding=True))),
+            select(QuotaUsage).where(tuple_(QuotaUsage.agreement_id, QuotaUsage.year)
+                                     .in_(bindparam("keys", expanding=True))))
