@@ -11,6 +11,7 @@ p50 12 ms between its request and its thread against 4 ms in one hop."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -40,11 +41,11 @@ async def run(func: Callable[..., T], *args: Any) -> T:
 
     def call() -> None:
         try:
-            value = context.run(func, *args)
-        except BaseException as exc:  # handed to the caller, whatever it is
-            loop.call_soon_threadsafe(_settle, outcome, ended, None, exc)
-        else:
-            loop.call_soon_threadsafe(_settle, outcome, ended, value, None)
+            value, exc = context.run(func, *args), None
+        except BaseException as caught:  # handed to the caller, whatever it is
+            value, exc = None, caught
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: no one waits
+            loop.call_soon_threadsafe(_settle, outcome, ended, value, exc)
 
     loop.run_in_executor(None, call)
     try:
