@@ -3,10 +3,13 @@ backward-compatible ways (SPEC 5)."""
 
 import copy
 import json
+import typing
 
 import pytest
+from pydantic import BaseModel
 
 from schemas import compat, generate
+from schemas.codes import NOT_TRUE_OR_FALSE
 from schemas.registry import EVENTS, by_type
 from schemas.topics import (
     INTERNAL,
@@ -101,3 +104,29 @@ def test_incompatible_changes_are_caught(change, found):
 ])
 def test_compatible_changes_pass(change):
     assert changed(change) == []
+
+
+def _int_fields(model, seen=None):
+    """(model, field) of every integer field of ``model`` and the models inside it."""
+    seen = set() if seen is None else seen
+    if model in seen:
+        return
+    seen.add(model)
+    for name, field in model.model_fields.items():
+        stack = [field.annotation]
+        while stack:
+            kind = stack.pop()
+            if kind is int:
+                yield model, name, field
+            elif isinstance(kind, type) and issubclass(kind, BaseModel):
+                yield from _int_fields(kind, seen)
+            else:
+                stack += [a for a in typing.get_args(kind) if a is not type(None)]
+
+
+def test_every_integer_field_of_a_contract_refuses_true_and_false():
+    found = [(m.__name__, n) for event in EVENTS for m, n, f in _int_fields(event)]
+    assert ("CoveredOccupation", "annual_quota") in found  # the walk reaches nested models
+    missing = [(m.__name__, n) for event in EVENTS for m, n, f in _int_fields(event)
+               if NOT_TRUE_OR_FALSE not in f.metadata]
+    assert missing == []
