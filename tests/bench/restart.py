@@ -9,11 +9,13 @@ same local files; five vacancies are posted at once, and the time from the new
 process's start to the first proposal for any of them on ``circular.matches`` is the
 restart time.
 It covers the group's rebalance (the dead member is only dropped after the session
-timeout), the tables' recovery and the first decision."""
+timeout), the tables' recovery and the first decision; the restarted worker logs at
+INFO, and its log lines say when each of these ended (:func:`phases`)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +33,15 @@ from tests.support.processes import ServiceProcess
 
 PROPOSAL_TIMEOUT_S = 600.0
 PROBES = 5  # vacancies posted after the restart; the first proposal to any counts
+#: where the restarted worker's time went: the first log line saying each, in order
+PHASES = {
+    "joining": "(Re-)joining group",  # aiokafka: asks the group for partitions
+    "joined": "Joined group",  # the dead member dropped, partitions assigned
+    "restoring": "Restoring state from changelog topics",  # faust's recovery starts
+    "changelogs_read": "Done reading from changelog topics",
+    "recovered": "Recovery complete",
+    "ready": "Worker ready",
+}
 
 
 @dataclass
@@ -88,7 +99,10 @@ def restart(world: World, matcher: ServiceProcess) -> dict[str, Any]:
     wanted = {v.vacancy_id for v in probes}
     history = changelog_records(world)
     matcher.kill()
-    started = time.monotonic()
+    log_from = matcher.log_path.stat().st_size if matcher.log_path.exists() else 0
+    # the restarted worker says what it does at INFO, faust and aiokafka included
+    matcher.env.update(CIRCULAR_LOG_LEVEL="INFO", CIRCULAR_LIBRARY_LOG_LEVEL="INFO")
+    wall, started = time.time(), time.monotonic()
     matcher.restart()
     producer = KafkaProducer(bootstrap_servers=world.bootstrap)
     for vacancy in probes:
@@ -101,7 +115,36 @@ def restart(world: World, matcher: ServiceProcess) -> dict[str, Any]:
         consumer, lambda e: isinstance(e, mv.MatchProposed) and e.vacancy_id in wanted,
         matcher, started, PROPOSAL_TIMEOUT_S)
     _caught_up(world, matcher)
-    return {"seconds_to_first_proposal": proposed, "changelog_records_written": history}
+    return {"seconds_to_first_proposal": proposed, "changelog_records_written": history,
+            "phases": phases(matcher.log_path.read_bytes()[log_from:], wall)}
+
+
+def phases(log: bytes, wall: float) -> dict[str, Any]:
+    """Seconds from ``wall`` (the restart) to the first log line of each of
+    :data:`PHASES`, and the stages' own recovery (the "stage recovered" lines: the
+    indexes and processed ids rebuilt from the local tables) as the last such line
+    and the sum of their durations."""
+    seen: dict[str, Any] = {}
+    stages: list[dict[str, Any]] = []
+    for line in log.splitlines():
+        try:
+            entry = json.loads(line)
+            at = time.mktime(time.strptime(entry["time"][:19], "%Y-%m-%d %H:%M:%S")) \
+                + float("0." + entry["time"][20:23])
+        except (ValueError, KeyError, TypeError, IndexError):
+            continue  # not one of our JSON lines
+        message = str(entry.get("message", ""))
+        for name, marker in PHASES.items():
+            if name not in seen and marker in message:
+                seen[name] = round(at - wall, 3)
+        if message == "stage recovered":
+            stages.append({"at": round(at - wall, 3), **{
+                k: entry.get(k) for k in ("stage", "keys", "read_seconds", "seconds")}})
+    if stages:
+        seen["stages_recovered"] = max(s["at"] for s in stages)
+        seen["stage_recovery_seconds"] = round(sum(s["seconds"] for s in stages), 3)
+        seen["stages"] = stages
+    return seen
 
 
 def rounds(world: World, matcher: ServiceProcess, after: list[int]) -> list[dict[str, Any]]:
