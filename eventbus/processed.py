@@ -76,6 +76,37 @@ def key(partition: int, event_id: str) -> Key:
     return parsed.int << PARTITION_BITS | partition
 
 
+#: a canonical UUID's text: hex digits but at these places, hyphens
+_HYPHENS = (8, 13, 18, 23)
+_DIGITS = np.array([c for c in range(36) if c not in _HYPHENS])
+_HEX = np.zeros(256, np.bool_)  # the bytes that are a lower-case hex digit
+_HEX[np.frombuffer(b"0123456789abcdef", np.uint8)] = True
+
+
+def _uuid_halves(ids: list[str]) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.uint64],
+                                          npt.NDArray[np.uint64]]:
+    """Which of ``ids`` :func:`key` keeps as an integer (a UUID spelled as ``str(uuid)``
+    spells it), and those ones' high and low halves: :func:`key` for many at once."""
+    maybe = np.fromiter(map(len, ids), np.int64, len(ids)) == 36
+    which = np.flatnonzero(maybe)
+    some = ids if len(which) == len(ids) else [ids[i] for i in which]
+    joined = "".join(some)
+    if not joined.isascii():
+        ascii_ = np.fromiter(map(str.isascii, some), np.bool_, len(some))
+        maybe[which[~ascii_]] = False
+        which = which[ascii_]
+        joined = "".join(itertools.compress(some, ascii_))
+    if not len(which):
+        return maybe, np.zeros(0, np.uint64), np.zeros(0, np.uint64)
+    text = np.frombuffer(joined.encode("ascii"), np.uint8).reshape(-1, 36)
+    digits = text[:, _DIGITS]
+    good = (text[:, _HYPHENS] == ord("-")).all(axis=1) & _HEX[digits].all(axis=1)
+    maybe[which[~good]] = False
+    halves = np.frombuffer(bytes.fromhex(digits[good].tobytes().decode("ascii")),
+                           ">u8").reshape(-1, 2)
+    return maybe, halves[:, 0].astype(np.uint64), halves[:, 1].astype(np.uint64)
+
+
 def _sealable(k: Key) -> TypeGuard[int]:
     return isinstance(k, int) and 0 <= k < _SEALABLE
 
@@ -205,6 +236,34 @@ class ProcessedIds:
         self._unsealed_keys += len(kept)
         if self._unsealed_keys >= self._seal_at:
             self._seal()
+
+    def recover(self, batches: Iterable[tuple[float, str, int, list[str]]]) -> None:
+        """Into an empty set: the batches read back from their markers (time, marker,
+        partition, event ids), in the order they came; as :meth:`batch` for each of
+        them, with every UUID key sealed at once (a restart reads millions)."""
+        assert not self._markers and not self._recent and not len(self._sealed)
+        ids: list[str] = []
+        parts: list[int] = []
+        seqs: list[int] = []
+        for t, marker, partition, batch_ids in batches:
+            self._seq += 1
+            self._markers.append((t, marker, partition, self._seq))
+            ids += batch_ids
+            parts.append(partition)
+            seqs.append(len(batch_ids))
+        counts = np.array(seqs, np.int64)
+        part = np.repeat(np.array(parts, np.uint16), counts)
+        seq = np.repeat(np.arange(self._seq - len(counts) + 1, self._seq + 1), counts)
+        sealable, hi, lo = _uuid_halves(ids)
+        run = _Columns(hi, lo, part[sealable], seq[sealable]).sorted()
+        self._surplus = len(run) - run.distinct(ordered=True)
+        self._sealed = run
+        others: dict[int, list[Key]] = {}
+        for i in np.flatnonzero(~sealable):
+            others.setdefault(int(seq[i]), []).append(key(int(part[i]), ids[i]))
+        for n, kept in sorted(others.items()):
+            self._kept.append((n, kept))
+            self._recent.update(kept)
 
     def _seal(self) -> None:
         """Move the integer keys of the committed batches in the set to the columns."""

@@ -591,9 +591,7 @@ class Stage:
         self.cursor.recover(reached)
         read_s = time.monotonic() - began
         await self._start_unread(assigned)
-        for t, key, partition, ids in sorted(markers, key=lambda m: m[:2]):
-            self._processed.batch(t, key, partition,
-                                  (processed.key(partition, i) for i in ids))
+        self._processed.recover(sorted(markers, key=lambda m: m[:2]))
         for key, value in pending:
             self.stats.resent += len(value["records"])
             await self._publish(key, int(value["p"]), value["records"])

@@ -7,7 +7,7 @@ import time
 import uuid
 from dataclasses import replace
 
-from hypothesis import settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
@@ -220,3 +220,39 @@ def test_a_sealed_key_added_again_goes_when_its_sealed_batch_expires():
     ids.batch(1002.0, "seen:2", 2, [])
     assert list(ids.expire(1002.0)) == [("seen:1", 2)]
     assert again not in ids and other in ids and len(ids) == 1
+
+
+# ids a recovery reads back: UUIDs (some in several batches and partitions), other
+# spellings of one, ids that are no UUID (one of a UUID's length, one with a hyphen
+# where a digit goes, one not ASCII)
+_IDS = [_uuid(h, lo) for h in _HIGH for lo in _LOW] + [
+    _uuid(_HIGH[1], 7).upper(), "{" + _uuid(0, 9) + "}", _uuid(0, 9).replace("-", ""),
+    "border-feed-17", "x" * 36, _uuid(0, 5)[:9] + "-" + _uuid(0, 5)[10:],
+    _uuid(0, 6)[:35] + "é", ""]
+
+
+@settings(max_examples=300, deadline=None)
+@given(batches=st.lists(st.tuples(st.sampled_from([0.0, 1.0, 5.0, -3.0]),
+                                  st.sampled_from([0, 1, 65535]),
+                                  st.lists(st.sampled_from(_IDS), max_size=6)),
+                        max_size=8),
+       cutoffs=st.lists(st.sampled_from([0.0, 2.0, 6.0, 30.0]), max_size=3))
+def test_a_recovery_holds_what_its_batches_one_by_one_would(batches, cutoffs):
+    """``ProcessedIds.recover`` (every batch read back at once, UUIDs sealed in one go)
+    against the same batches given to ``batch`` one by one: the same keys held, the
+    same count, and expiry forgets the same batches."""
+    markers, clock = [], 1000.0
+    for n, (dt, partition, ids) in enumerate(batches):
+        clock += dt
+        markers.append((clock, f"seen:{n}", partition, ids))
+    one_by_one, at_once = processed.ProcessedIds(seal_at=4), processed.ProcessedIds()
+    for t, marker, partition, ids in markers:
+        one_by_one.batch(t, marker, partition, [processed.key(partition, i) for i in ids])
+    at_once.recover(markers)
+    keys = sorted({processed.key(p, i) for p in (0, 1, 65535) for i in _IDS}, key=str)
+    for back in [*cutoffs, None]:
+        assert [k for k in keys if k in at_once] == [k for k in keys if k in one_by_one]
+        assert len(at_once) == len(one_by_one)
+        if back is not None:
+            assert list(at_once.expire(clock - back)) == list(one_by_one.expire(clock - back))
+    assert [k for k in keys if k in at_once] == [k for k in keys if k in one_by_one]
