@@ -95,7 +95,8 @@ class GatewaySettings(KafkaSettings):
         "process); one more is 429")] = 5
     stream_poll_seconds: Annotated[float, Field(
         gt=0, le=5, description="How often each API process reads the new changes for "
-        "its open streams")] = 0.15
+        "its open streams (about 0.25 ms of a core each read, only while one is open)"
+    )] = 0.025
     stream_max_seconds: Annotated[float, Field(
         gt=0, le=24 * 3600, description="A stream ends after this long; the client "
         "reconnects with Last-Event-ID and is authenticated again")] = 900.0
