@@ -38,6 +38,50 @@ class Context:
     partitions: int
 
 
+class Indexes:
+    """A stage's indexes, each handed only the keys it may follow: an index with a
+    ``prefixes`` attribute (the key prefixes it follows) is skipped for a key under
+    none of them; one without it gets every key. Which indexes a key goes to is found
+    once per key prefix (the text up to its first colon), so a key no index follows
+    (a batch's processed ids, a withdrawn match's record) costs no call."""
+
+    ROUTES_KEPT = 256  # distinct key prefixes remembered (a stage has a handful)
+
+    def __init__(self, indexes: Iterable[Any] = ()) -> None:
+        self.all = tuple(indexes)
+        self._routes: dict[str, tuple[Any, ...]] = {}
+
+    def of(self, key: str) -> tuple[Any, ...]:
+        head, colon, _ = key.partition(":")
+        if not colon:
+            return self.all
+        head += colon
+        routed = self._routes.get(head)
+        if routed is None:
+            routed = tuple(ix for ix in self.all if _may_follow(ix, head))
+            if len(self._routes) < self.ROUTES_KEPT:
+                self._routes[head] = routed
+        return routed
+
+    def apply(self, key: str, old: Any, new: Any) -> None:
+        for index in self.of(key):
+            index.apply(key, old, new)
+
+    def clear(self) -> None:
+        for index in self.all:
+            index.clear()
+
+    def __bool__(self) -> bool:
+        return bool(self.all)
+
+
+def _may_follow(index: Any, head: str) -> bool:
+    """Whether ``index`` may follow a key that begins with ``head``."""
+    prefixes = getattr(index, "prefixes", None)
+    return prefixes is None or any(p.startswith(head) or head.startswith(p)
+                                   for p in prefixes)
+
+
 class StateTx:
     """The table as a handler sees it: reads see the writes staged before them (in
     this record, then in the batch), which reach the table only on commit. The
@@ -45,10 +89,10 @@ class StateTx:
     finds what an earlier one added); a record's :meth:`rollback` undoes them."""
 
     def __init__(self, table: Any, parent: StateTx | None = None,
-                 indexes: tuple[Any, ...] = ()) -> None:
+                 indexes: Indexes | tuple[Any, ...] = ()) -> None:
         self._table = table
         self._parent = parent
-        self._indexes = indexes
+        self._indexes = indexes if isinstance(indexes, Indexes) else Indexes(indexes)
         self._writes: dict[str, Any] = {}
         self._undo: list[tuple[str, Any, Any]] = []
 
@@ -74,8 +118,7 @@ class StateTx:
     def _stage(self, key: str, value: Any) -> None:
         old = self.get(key)
         new = None if value is DELETED else value
-        for index in self._indexes:
-            index.apply(key, old, new)
+        self._indexes.apply(key, old, new)
         self._undo.append((key, old, new))
         self._writes[key] = value
 
@@ -88,8 +131,7 @@ class StateTx:
 
     def rollback(self) -> None:
         for key, old, new in reversed(self._undo):
-            for index in self._indexes:
-                index.apply(key, new, old)
+            self._indexes.apply(key, new, old)
         self._undo.clear()
         self._writes.clear()
 
@@ -142,6 +184,7 @@ class SecondaryIndex:
 
     def __init__(self, prefix: str, field: Callable[[Any], Iterable[str]]) -> None:
         self.prefix = prefix
+        self.prefixes = (prefix,)
         self.field = field
         self._keys: dict[str, str | set[str]] = {}
 
@@ -191,7 +234,10 @@ class SecondaryIndex:
 
 class Index:
     """Anything the stage keeps current from the table: ``apply`` on every write,
-    ``clear`` and re-``apply`` of every item after recovery."""
+    ``clear`` and re-``apply`` of every item after recovery. ``prefixes``: the key
+    prefixes it follows (see :class:`Indexes`); without it, every key."""
+
+    prefixes: tuple[str, ...]
 
     def apply(self, key: str, old: Any, new: Any) -> None:  # pragma: no cover - protocol
         raise NotImplementedError

@@ -67,6 +67,7 @@ from eventbus.handlers import (
     Context,
     Handler,
     HandlerTable,
+    Indexes,
     Output,
     StateTx,
 )
@@ -170,6 +171,7 @@ class Stage:
     accepts: frozenset[str] | None = None
     stats: StageStats = field(default_factory=StageStats)
     _processed: processed.ProcessedIds = field(default_factory=processed.ProcessedIds)
+    _routes: tuple[Any, Indexes] | None = None  # the indexes, and each key's among them
     _changelog: list[tuple[bytes, bytes | None, int]] = field(default_factory=list)
     cursor: Cursor = field(init=False)
     _recoveries: int = 0
@@ -183,6 +185,14 @@ class Stage:
                 raise ValueError(f"stage {self.name}: the types it accepts come from its "
                                  "handler table, not from a list beside it")
             self.accepts = self.handler.accepts
+
+    @property
+    def _indexes(self) -> Indexes:
+        """:attr:`indexes`, each handed only the keys it follows (built again when
+        ``indexes`` is replaced)."""
+        if self._routes is None or self._routes[0] is not self.indexes:
+            self._routes = (self.indexes, Indexes(self.indexes))
+        return self._routes[1]
 
     def install(self) -> None:
         channel = self.app.topic(*self.topics, key_type=bytes, value_type=bytes,
@@ -225,7 +235,7 @@ class Stage:
             batch = batches.get(msg.partition)
             if batch is None:
                 batch = batches[msg.partition] = _PartitionBatch(
-                    StateTx(self._state(msg.partition), indexes=self.indexes))
+                    StateTx(self._state(msg.partition), indexes=self._indexes))
             verdict, seek = self.cursor.check((msg.topic, msg.partition), msg.offset,
                                               batch.reached.get(msg.topic))
             if verdict is Verdict.REPEAT and self.dedup:
@@ -437,8 +447,7 @@ class Stage:
         else:
             old = self._write_memory(partition, key, value)
         if index:
-            for idx in self.indexes:
-                idx.apply(key, old, value)
+            self._indexes.apply(key, old, value)
 
     def _write_memory(self, partition: int, key: str, value: Any) -> Any:
         data = self.table.data
@@ -571,15 +580,13 @@ class Stage:
         began = time.monotonic()
         keys = 0
         self._processed.clear()
-        for index in self.indexes:
-            index.clear()
+        self._indexes.clear()
         pending = []
         markers = []
         reached: dict[int, dict[str, Any]] = {}
         for key, value in self._items(assigned):
             keys += 1
-            for index in self.indexes:
-                index.apply(key, None, value)
+            self._indexes.apply(key, None, value)
             if not isinstance(value, dict) or value.get("p") not in assigned:
                 continue
             if key.startswith(OUTBOX):

@@ -67,6 +67,8 @@ class Workers:
     """Index: a :class:`MarketIndex` of matchable (free) workers per market, following
     the ``wrk:`` records (one per worker and partition, listing its markets there)."""
 
+    prefixes = (WRK,)
+
     def __init__(self) -> None:
         self.markets: dict[str, MarketIndex] = {}
         #: the last record parsed, with its markets and view: one parse serves both
@@ -148,6 +150,8 @@ class VacancyViews:
     records: a write of one (or its rollback) drops its view, so a view held is always
     the one its stored terms give, and is used without reading them again."""
 
+    prefixes = (VAC,)
+
     def __init__(self) -> None:
         self.views: dict[str, VacancyView] = {}
 
@@ -175,6 +179,8 @@ class VacancyViews:
 class HeldCounter:
     """Index: how many matches hold a place (approved or accepted) per term, e.g. per
     vacancy or per quota key, following the ``m:`` records."""
+
+    prefixes = (MATCH,)
 
     def __init__(self, term: Any) -> None:
         self.term = term

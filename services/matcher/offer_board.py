@@ -22,6 +22,8 @@ NEVER = 10**6  # entry years of a vacancy no experience can enter
 
 
 class OfferBoard:
+    prefixes = (MATCH, VAC)
+
     def __init__(self, taken: Any, open_market: Any) -> None:
         """``taken``: positions held per vacancy (an index with ``get``);
         ``open_market``: the markets a ``vac:`` record is open for a worker in."""

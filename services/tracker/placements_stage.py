@@ -68,6 +68,8 @@ def due_of(record: dict[str, Any]) -> str | None:
 class DueIndex:
     """Index: placements by the next date they need a tick, per partition."""
 
+    prefixes = (PL,)
+
     def __init__(self) -> None:
         self.by_partition: dict[int, SortedList] = {}
 

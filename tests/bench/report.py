@@ -128,7 +128,20 @@ def _restart_rows(restart: dict[str, Any] | None) -> list[str]:
             f"{ratio} | <= 60 s, not growing |")
         out.append(f"| changelog records written by then (history) | "
                    f"{_n(row['changelog_records_written'])} | | | |")
+        out += _phase_row(row.get("phases"))
     return out
+
+
+def _phase_row(phases: dict[str, Any] | None) -> list[str]:
+    """Where a restart's time went, from the restarted worker's log lines."""
+    if not phases or "joined" not in phases:
+        return []
+    stages = ", ".join(f"{s['stage']} {_n(s['keys'])} keys {_n(s['seconds'], 1)} s"
+                       for s in phases.get("stages", []))
+    return [f"| of which: group joined (the dead member dropped) at "
+            f"{_n(phases['joined'], 1)} s; tables recovered at "
+            f"{_n(phases.get('recovered', 0), 1)} s; stages' indexes and processed ids "
+            f"rebuilt by {_n(phases.get('stages_recovered', 0), 1)} s ({stages}) | | | | |"]
 
 
 def tracker_section(t: dict[str, Any]) -> list[str]:

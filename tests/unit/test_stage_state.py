@@ -112,3 +112,31 @@ def test_outbox_entries_stay_small_however_many_outputs_a_batch_has():
     assert sum(len(records) for _, records in chunks) == 400
     for _, records in chunks:
         assert sum(len(r["value"]) for r in records) <= OUTBOX_CHUNK_BYTES
+
+
+class _Seen:
+    def __init__(self, prefixes=None):
+        if prefixes is not None:
+            self.prefixes = prefixes
+        self.keys = []
+
+    def apply(self, key, old, new):
+        self.keys.append(key)
+
+    def clear(self):
+        self.keys.clear()
+
+
+def test_an_index_is_handed_the_keys_under_its_prefixes_and_every_key_without_them():
+    market, board, deep, every = (_Seen(("m:",)), _Seen(("m:", "vac:")),
+                                  _Seen(("vac:open:",)), _Seen())
+    tx = StateTx(FakeTable(), indexes=(market, board, deep, every))
+    for key in ("m:1", "mx:1", "vac:open:2", "vac:3", "seen:0:a", "m", "vac:open:2"):
+        tx.set(key, {"v": 1}) if not key.startswith("seen:") else tx._stage(key, 1)
+    # a key without a colon goes to every index (which looks at it itself)
+    assert market.keys == ["m:1", "m"]
+    assert board.keys == ["m:1", "vac:open:2", "vac:3", "m", "vac:open:2"]
+    assert deep.keys == ["vac:open:2", "vac:3", "m", "vac:open:2"]
+    assert every.keys == ["m:1", "mx:1", "vac:open:2", "vac:3", "seen:0:a", "m", "vac:open:2"]
+    tx.rollback()  # undone in reverse, to the same indexes
+    assert market.keys == ["m:1", "m", "m", "m:1"]
