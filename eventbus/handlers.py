@@ -43,7 +43,8 @@ class Indexes:
     ``prefixes`` attribute (the key prefixes it follows) is skipped for a key under
     none of them; one without it gets every key. Which indexes a key goes to is found
     once per key prefix (the text up to its first colon), so a key no index follows
-    (a batch's processed ids, a withdrawn match's record) costs no call."""
+    (the stage's processed-id markers, outbox entries and positions) costs no call,
+    and a match's record goes only to the indexes of matches."""
 
     ROUTES_KEPT = 256  # distinct key prefixes remembered (a stage has a handful)
 
