@@ -18,6 +18,7 @@ import asyncio
 import json
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from kafka import KafkaProducer
@@ -129,8 +130,8 @@ def phases(log: bytes, wall: float) -> dict[str, Any]:
     for line in log.splitlines():
         try:
             entry = json.loads(line)
-            at = time.mktime(time.strptime(entry["time"][:19], "%Y-%m-%d %H:%M:%S")) \
-                + float("0." + entry["time"][20:23])
+            # eventbus.logs' time: logging's asctime, local time to the millisecond
+            at = datetime.strptime(entry["time"], "%Y-%m-%d %H:%M:%S,%f").timestamp()
         except (ValueError, KeyError, TypeError, IndexError):
             continue  # not one of our JSON lines
         message = str(entry.get("message", ""))
