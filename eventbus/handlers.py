@@ -68,12 +68,34 @@ class Indexes:
         for index in self.of(key):
             index.apply(key, old, new)
 
+    @property
+    def prefixes(self) -> tuple[str, ...] | None:
+        """Every key prefix some index follows, or None when an index follows every
+        key (it declares no ``prefixes``)."""
+        found: list[str] = []
+        for index in self.all:
+            declared = getattr(index, "prefixes", None)
+            if declared is None:
+                return None
+            found.extend(declared)
+        return covering(found)
+
     def clear(self) -> None:
         for index in self.all:
             index.clear()
 
     def __bool__(self) -> bool:
         return bool(self.all)
+
+
+def covering(prefixes: Iterable[str]) -> tuple[str, ...]:
+    """The fewest of ``prefixes`` that begin every key any of them begins, sorted (a
+    prefix that begins with another kept one is dropped: its keys are read with it)."""
+    kept: list[str] = []
+    for prefix in sorted(set(prefixes)):
+        if not kept or not prefix.startswith(kept[-1]):
+            kept.append(prefix)
+    return tuple(kept)
 
 
 def _may_follow(index: Any, head: str) -> bool:

@@ -70,6 +70,7 @@ from eventbus.handlers import (
     Indexes,
     Output,
     StateTx,
+    covering,
 )
 from eventbus.positions import POSITION, Cursor, Verdict
 from eventbus.tablestore import PartitionRevoked, TableStore
@@ -584,7 +585,7 @@ class Stage:
         pending = []
         markers = []
         reached: dict[int, dict[str, Any]] = {}
-        for key, value in self._items(assigned):
+        for key, value in self._items(assigned, self._recovered_prefixes()):
             keys += 1
             self._indexes.apply(key, None, value)
             if not isinstance(value, dict) or value.get("p") not in assigned:
@@ -635,16 +636,26 @@ class Stage:
             offset = found.get(tp)
             self.cursor.start((tp.topic, tp.partition), offset if offset is not None else 0)
 
-    def _items(self, assigned: set[int]) -> Iterator[tuple[str, Any]]:
-        """Every key of the table this worker holds: of the partitions assigned with a
-        :class:`TableStore`, of all it kept with the memory store (which forgot the
-        others when its recovery completed)."""
+    def _recovered_prefixes(self) -> tuple[str, ...] | None:
+        """The key prefixes a recovery reads: the stage's own (outbox entries,
+        processed-id markers, positions) and those its indexes follow; None (every key)
+        when an index follows every key. Other keys are read only by the handlers, one
+        at a time (a market's withdrawn matches), so a recovery does not read them."""
+        followed = self._indexes.prefixes
+        return None if followed is None else covering((OUTBOX, SEEN, POSITION, *followed))
+
+    def _items(self, assigned: set[int], prefixes: tuple[str, ...] | None = None
+               ) -> Iterator[tuple[str, Any]]:
+        """Every key of the table this worker holds (under ``prefixes``, when given):
+        of the partitions assigned with a :class:`TableStore`, of all it kept with the
+        memory store (which forgot the others when its recovery completed)."""
         store = self._tablestore()
         if store is None:
-            yield from list(self.table.data.items())
+            yield from [(k, v) for k, v in self.table.data.items()
+                        if prefixes is None or k.startswith(prefixes)]
             return
         for partition in sorted(assigned):
-            yield from store.partition(partition).items()
+            yield from store.partition(partition).items(prefixes)
 
     async def prune_seen(self) -> None:
         cutoff = time.time() - self.dedup_retention_s

@@ -166,18 +166,35 @@ class PartitionView:
         key and value bytes, which are also what the database gets."""
         return self._store._stage(self._partition, key, value)
 
-    def items(self) -> Iterator[tuple[Any, Any]]:
+    def items(self, prefixes: Sequence[str] | None = None) -> Iterator[tuple[Any, Any]]:
+        """Every key and value; with ``prefixes`` (none beginning with another), only
+        the (text) keys under one of them, each prefix's keys read from the database
+        with a seek to where they begin (keys are JSON text, so a prefix's keys are one
+        contiguous range)."""
         overlay = self._store._merged(self._partition)
         meta = (self._store.offset_key, STAMP_KEY)
-        for raw_key, raw in self._store._db(self._partition).items():
-            if raw_key in meta:
-                continue
-            key = orjson.loads(raw_key)
-            if key not in overlay:
-                yield key, orjson.loads(raw)
+        db = self._store._db(self._partition)
+        ranges = ([db.items()] if prefixes is None else
+                  [_range(db, orjson.dumps(p)[:-1]) for p in prefixes])
+        for found in ranges:
+            for raw_key, raw in found:
+                if raw_key in meta:
+                    continue
+                key = orjson.loads(raw_key)
+                if key not in overlay:
+                    yield key, orjson.loads(raw)
         for key, (value, _, _) in overlay.items():
-            if value is not None:
+            if value is not None and (prefixes is None or (
+                    isinstance(key, str) and key.startswith(tuple(prefixes)))):
                 yield key, value
+
+
+def _range(db: Any, start: bytes) -> Iterator[tuple[bytes, bytes]]:
+    """The database's keys that begin with ``start``, in order."""
+    for raw_key, raw in db.items(from_key=start):
+        if not raw_key.startswith(start):
+            return
+        yield raw_key, raw
 
 
 class TableStore(faust_rocksdb.Store):

@@ -7,7 +7,10 @@ positions (SPEC 3.3-3.5).
 
 State keys: ``vac:<vacancy>``, ``wrk:<partition>:<worker>`` (the worker as its
 markets on the partition know it, one record for all of them: a MarketWorker as JSON
-text whose ``markets`` are those it belongs to), ``m:<match>``,
+text whose ``markets`` are those it belongs to), ``m:<match>`` (a match not
+withdrawn), ``mw:<match>`` (a withdrawn one, moved there so a restart, which reads
+only the keys its indexes follow, does not read them: they grow with every round of
+churn, and only a re-proposal or a late review or answer reads one, by id),
 ``quota:<agreement>:<isco>:<year>``. Counts (positions taken, quota used) are always
 recomputed from the matches, never incremented, so handling an event twice
 converges on the same state. A repeat of a review or a response already decided
@@ -50,7 +53,7 @@ from services.matcher.domain.scoring import Scored, score, score_value
 from services.matcher.domain.views import SharedValues, VacancyView, WorkerView
 from services.matcher.offer_board import OfferBoard
 
-VAC, WRK, MATCH, QUOTA = "vac:", "wrk:", "m:", "quota:"
+VAC, WRK, MATCH, WITHDRAWN, QUOTA = "vac:", "wrk:", "m:", "mw:", "quota:"
 _MATCH_FIELDS = ("match_id", "vacancy_id", "worker_id", "employer_id", "agreement_id",
                  "destination_country", "isco_code")
 SETTLED: dict[MatchStatus, type[mv.MatchState]] = {
@@ -204,7 +207,8 @@ class HeldCounter:
 # A withdrawn match is never looked up through these indexes (it holds no place and
 # does not keep its worker from being proposed again), so it leaves memory: withdrawals
 # come with every close, fill, displacement and profile change, and would otherwise
-# grow the indexes with churn. Its record stays in the table, on disk.
+# grow the indexes with churn. Its record moves to ``mw:``, on disk; one still under
+# ``m:`` (written before the move) is passed over here.
 
 def _match_vacancy(record: dict[str, Any]) -> list[str]:
     return [] if record["status"] == MatchStatus.WITHDRAWN else [record["vacancy_id"]]
@@ -381,6 +385,10 @@ class MarketShard:
     def _propose(self, tx: StateTx, view: VacancyView, scored: Scored) -> Iterator[Output]:
         mid = mv.match_id(scored.worker_id, view.vacancy_id)
         previous = tx.get(MATCH + mid)
+        if previous is None:  # proposed again after a withdrawal: its revision goes on
+            previous = tx.get(WITHDRAWN + mid)
+            if previous is not None:
+                tx.delete(WITHDRAWN + mid)
         record = {
             "match_id": mid, "market": market_key(view.destination_country, view.isco_code),
             "vacancy_id": view.vacancy_id, "worker_id": scored.worker_id,
@@ -429,13 +437,17 @@ class MarketShard:
                 review: mv.Decision | None = None, response: mv.Decision | None = None,
                 **extra: Any) -> Iterator[Output]:
         """Move a match to ``status`` and publish it; ``review`` and ``response`` are
-        the decisions that moved it, kept so a repeat of them is recognised."""
+        the decisions that moved it, kept so a repeat of them is recognised. A
+        withdrawn match moves to ``mw:``."""
         record = {**tx.get(mkey), "status": status.value}
         if review is not None:
             record["review"] = review.value
         if response is not None:
             record["response"] = response.value
         record["rev"] += 1
+        if status is MatchStatus.WITHDRAWN:
+            tx.delete(mkey)
+            mkey = WITHDRAWN + record["match_id"]
         tx.set(mkey, record)
         yield self._out(record, SETTLED[status], **extra)
 
@@ -451,8 +463,7 @@ class MarketShard:
     def _on_review(self, tx: StateTx, decoded: Decoded, ctx: Context, turn: _Turn
                    ) -> Iterator[Output]:
         event, cause = cast(mv.MatchReviewed, decoded.event), decoded.envelope.id
-        mkey = MATCH + event.match_id
-        match = tx.get(mkey)
+        mkey, match = _match(tx, event.match_id)
         if match is None or match.get("review") == event.decision.value:
             return  # unknown, or a repeat of the review already made: nothing to do
         view = self._view(tx, match["vacancy_id"])
@@ -487,8 +498,7 @@ class MarketShard:
     def _on_acceptance(self, tx: StateTx, decoded: Decoded, ctx: Context, turn: _Turn
                        ) -> Iterator[Output]:
         event, cause = cast(AcceptanceRequest, decoded.event), decoded.envelope.id
-        mkey = MATCH + event.match_id
-        match = tx.get(mkey)
+        mkey, match = _match(tx, event.match_id)
         if match is None or match.get("response") == event.decision.value:
             return  # unknown, or a repeat of the answer already given: nothing to do
         if match["status"] != MatchStatus.APPROVED:
@@ -583,6 +593,15 @@ class MarketShard:
                 continue  # what the plan would decide: nothing
             yield from self._apply_plan(tx, view, self.board.live(view.vacancy_id),
                                         [score(worker, view)], limit)
+
+
+def _match(tx: StateTx, match_id: str) -> tuple[str, dict[str, Any] | None]:
+    """A match's key and record, withdrawn or not (None: no such match)."""
+    for key in (MATCH + match_id, WITHDRAWN + match_id):
+        record = tx.get(key)
+        if record is not None:
+            return key, record
+    return MATCH + match_id, None
 
 
 def _reasons(scored: Scored) -> list[dict[str, Any]]:

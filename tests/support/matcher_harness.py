@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from eventbus.handlers import Output
+from eventbus.handlers import Indexes, Output
 from schemas import topics as t
 from schemas.codec import Decoded, decode, encode
 from schemas.events import matches as mv
@@ -52,6 +52,17 @@ class MatcherHarness:
         topic = next(tp.name for tp in t.PUBLIC if type(event) in tp.events)
         enc = encode(event, source="/tests", event_id=event_id)
         return self._run([(ENTRY[topic], decode(enc.value, enc.headers))])
+
+    def restart(self) -> None:
+        """Every stage's indexes rebuilt as a restarted worker rebuilds them: from the
+        keys under the prefixes they follow only (``Stage.recover``)."""
+        for stage in self.stages.values():
+            indexes = Indexes(stage.indexes)
+            indexes.clear()
+            followed = indexes.prefixes
+            for key, value in stage.table.items():
+                if followed is None or key.startswith(followed):
+                    indexes.apply(key, None, value)
 
     def read_again(self, decoded: Decoded) -> list[Decoded]:
         """A match event the matcher published, read again by the stages that consume

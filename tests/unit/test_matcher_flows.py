@@ -7,6 +7,7 @@ from datetime import date
 import orjson
 import pytest
 
+from eventbus.handlers import Indexes
 from schemas.events import agreements as ag
 from schemas.events import employers as em
 from schemas.events import matches as mv
@@ -641,6 +642,37 @@ def test_withdrawn_matches_leave_the_in_memory_indexes(m):
     m.send(posting("v2"))
     assert m.live("v2") == ["w5", "w4", "w3", "w2", "w1"]
     assert len(shard.by_worker.keys("DE-6111|w5")) == 1
+
+
+def test_a_withdrawn_match_is_not_read_by_a_restart_and_still_answers_by_id(m):
+    """Withdrawn matches grow with every round of churn, so a restart does not read
+    them (it reads only the keys its indexes follow). What needs one still finds it
+    by id: a late approval is refused with why, and the same worker proposed again
+    to the same vacancy is a new event, not a repeat a consumer would drop."""
+    add_workers(m, 6)
+    m.send(posting("v1"))
+    first = {d.event.worker_id: d.envelope.id for d in m.published
+             if isinstance(d.event, mv.MatchProposed)}
+    m.send(wk.WorkerRegistered(**profile("star", years=9, skills=("tractor", "pruning"))))
+    assert m.matches()[match_id("w1", "v1")]["reason"] == "displaced"
+    followed = Indexes(m.market.indexes).prefixes
+    read = [k for k in m.stages["market"].table if k.startswith(followed)]
+    assert not [k for k in read if match_id("w1", "v1") in k]
+    assert [k for k in read if match_id("w2", "v1") in k]  # a live one is read
+    m.restart()
+    late = review(m, "w1", "v1")
+    assert [(type(d.event), d.event.reason) for d in late] == [
+        (mv.MatchApprovalRefused, mv.RefusalReason.NOT_PENDING)]
+    again = m.send(wk.WorkerErased(worker_id="star"))
+    proposed = [d for d in again if isinstance(d.event, mv.MatchProposed)]
+    assert [d.event.worker_id for d in proposed] == ["w1"]
+    assert proposed[0].envelope.id != first["w1"]
+    assert m.live("v1") == ["w5", "w4", "w3", "w2", "w1"]
+    assert [k for k in m.stages["market"].table if match_id("w1", "v1") in k] == [
+        "m:" + match_id("w1", "v1")]  # no withdrawn copy left behind
+    # and it is live again: a restart reads it, and an approval takes it
+    m.restart()
+    assert type(review(m, "w1", "v1")[0].event) is mv.MatchApproved
 
 
 def test_a_worker_is_one_record_per_partition_listing_its_markets_there(m):

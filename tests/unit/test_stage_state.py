@@ -3,7 +3,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from eventbus.handlers import SecondaryIndex, StateTx
+from eventbus.handlers import Indexes, SecondaryIndex, StateTx, covering
 
 
 class FakeTable(dict):
@@ -140,3 +140,14 @@ def test_an_index_is_handed_the_keys_under_its_prefixes_and_every_key_without_th
     assert every.keys == ["m:1", "mx:1", "vac:open:2", "vac:3", "seen:0:a", "m", "vac:open:2"]
     tx.rollback()  # undone in reverse, to the same indexes
     assert market.keys == ["m:1", "m", "m", "m:1"]
+
+
+def test_the_prefixes_a_recovery_reads_are_the_fewest_covering_every_index():
+    """The key prefixes some index follows, a prefix inside another read with it; an
+    index that follows every key makes a recovery read every key."""
+    assert Indexes((_Seen(("vac:", "m:")), _Seen(("m:",)), _Seen(("vac:open:", "wrk:"))
+                    )).prefixes == ("m:", "vac:", "wrk:")
+    assert Indexes(()).prefixes == ()
+    assert Indexes((_Seen(("m:",)), _Seen())).prefixes is None
+    assert covering(["a", "ab", "b", "a:", "ba", "c"]) == ("a", "b", "c")
+    assert covering(["m:", "mw:", "m"]) == ("m",)

@@ -140,6 +140,29 @@ def test_the_overlay_is_read_before_the_database(tmp_path):
         view["b"]
 
 
+def test_a_read_by_prefixes_gives_exactly_their_keys_from_database_and_overlay(tmp_path):
+    """What a recovery reads: the keys under the prefixes its indexes follow, each
+    prefix a range of the database (keys as JSON text sort by their prefix), with the
+    overlay's unacknowledged writes and deletes over them, and nothing else."""
+    store, log = open_store(tmp_path), Changelog()
+    keys = ["m:1", "m:2", "m", "mw:1", "mw:2", "m;", "l:9", "n:1", "vac:1", "vac", 'm:"q']
+
+    async def run():
+        delivered = flush(store, log, {0: {k: i for i, k in enumerate(keys)}})
+        log.acknowledge()
+        await settle(delivered)
+        flush(store, log, {0: {"m:2": None, "m:3": "new", "mw:3": "new"}})  # unacknowledged
+
+    asyncio.run(run())
+    view = store.partition(0)
+    read = dict(view.items(("m:", "vac:")))
+    assert read == {"m:1": 0, 'm:"q': 10, "m:3": "new", "vac:1": 8}
+    assert dict(view.items(("mw:",))) == {"mw:1": 3, "mw:2": 4, "mw:3": "new"}
+    assert dict(view.items(())) == {}
+    everything = dict(view.items())
+    assert set(everything) == set(keys) - {"m:2"} | {"m:3", "mw:3"}
+
+
 def test_data_offset_and_stamp_land_in_one_write(tmp_path):
     store, log = open_store(tmp_path), Changelog()
     db = store._db_for_partition(2)
