@@ -12,7 +12,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -35,6 +37,12 @@ def _broker(settings: KafkaSettings) -> LocalBroker | None:
     return LocalBroker(data_dir=Path(settings.var_dir) / "kafka-broker", port=int(port),
                        controller_port=int(port) + 1,
                        version=os.environ.get("CIRCULAR_KAFKA_VERSION", DEFAULT_VERSION))
+
+
+def group_instance_name() -> str:
+    """This machine's name as a consumer group member's (``CIRCULAR_KAFKA_GROUP_
+    INSTANCE_ID``): the same at every start, another on another machine."""
+    return re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname()) or "up"
 
 
 def _pid_file(settings: KafkaSettings) -> Path:
@@ -60,6 +68,9 @@ def up() -> int:
     print(f"[up] database migrated; starting services ({time.monotonic() - started:.1f}s)",
           flush=True)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    # one matcher and one tracker, each a stable member of its group: a restarted one
+    # takes its partitions back at once (the name is per group, so both may share it)
+    env.setdefault("CIRCULAR_KAFKA_GROUP_INSTANCE_ID", group_instance_name())
     honcho = subprocess.Popen(
         [sys.executable, "-m", "honcho", "-f", str(ROOT / "deploy" / "Procfile"), "-d",
          str(ROOT), "start"], env=env, start_new_session=True)

@@ -318,6 +318,7 @@ def make_app(app_id: str, settings: KafkaSettings, *, table_store: str = "memory
         "broker_commit_interval": 1.0,
         "broker_session_timeout": settings.kafka_session_timeout_seconds,
         "broker_heartbeat_interval": max(1.0, settings.kafka_session_timeout_seconds / 5),
+        "consumer_group_instance_id": settings.kafka_group_instance_id,
         "stream_wait_empty": False,
         "table_standby_replicas": 0,
         "logging_config": None,

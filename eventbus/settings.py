@@ -25,6 +25,13 @@ class KafkaSettings(BaseSettings):
     kafka_session_timeout_seconds: Annotated[float, Field(
         ge=6, le=300, description="How soon a consumer group notices a dead member and "
         "moves its partitions")] = 10.0
+    kafka_group_instance_id: Annotated[str | None, Field(
+        min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._-]+$",
+        description="This worker's stable name in its consumer group (Kafka's static "
+        "membership), unique among the group's workers and the same across its "
+        "restarts: a restarted worker takes its partitions back at once instead of "
+        "after the dead one's session; a stopped one's partitions move only after "
+        "its session. Unset: a new member at every start")] = None
     shutdown_grace_seconds: Annotated[float, Field(
         gt=0, le=600, description="How long a stream worker may take to stop after "
         "SIGTERM before it exits hard")] = 20.0

@@ -91,7 +91,7 @@ def roster_batches(roster: Roster, n_workers: int, n_vacancies: int, n_employers
 
 
 def throughput(bootstrap: str, prefix: str, backfill: list[tuple[Topic, list[Record]]],
-               var: Path) -> dict[str, Any]:
+               var: Path, group_instance_id: str = "") -> dict[str, Any]:
     batches = [(topic.prefixed(prefix).name, recs) for topic, recs in backfill]
     total = sum(len(r) for _, r in batches)
     for topic, recs in batches:
@@ -104,7 +104,10 @@ def throughput(bootstrap: str, prefix: str, backfill: list[tuple[Topic, list[Rec
     env = {"CIRCULAR_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "CIRCULAR_TOPIC_PREFIX": prefix,
            "CIRCULAR_VAR_DIR": str(var), "CIRCULAR_LOG_LEVEL": "WARNING"}
     ceiling_eps = faust_ceiling(env, var, total, [topic for topic, _ in batches])
-    matcher = ServiceProcess("matcher", ["services.matcher"], env, var / "matcher.log").start()
+    # the matcher as deployed (make up, compose): a stable member of its group
+    member = {"CIRCULAR_KAFKA_GROUP_INSTANCE_ID": group_instance_id} if group_instance_id else {}
+    matcher = ServiceProcess("matcher", ["services.matcher"], {**env, **member},
+                             var / "matcher.log").start()
     assert matcher.proc is not None
     group = f"{prefix}circular-matcher"
     inputs = [topic for topic, _ in batches]
@@ -276,6 +279,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="events of the steady phase, in three waves (0: none)")
     parser.add_argument("--scale-out", type=int, default=2, help="matcher workers of the "
                         "side-by-side phase (the backfill again; 0 or 1: none)")
+    parser.add_argument("--group-instance-id", default="bench-1", help="the matcher's "
+                        "CIRCULAR_KAFKA_GROUP_INSTANCE_ID, as make up and compose set one "
+                        "(empty: a new group member at every start)")
     parser.add_argument("--out", default=str(ROOT / "var" / "bench" / "matcher.json"))
     args = parser.parse_args(argv)
     results: dict[str, Any] = {"roster": {"workers": args.workers, "vacancies": args.vacancies,
@@ -289,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         var = Path(tempfile.mkdtemp(prefix="circular-bench-"))
         roster = Roster(seed=11)
         backfill = roster_batches(roster, args.workers, args.vacancies, args.employers)
-        tp = throughput(broker.bootstrap, prefix, backfill, var)
+        tp = throughput(broker.bootstrap, prefix, backfill, var, args.group_instance_id)
         matcher = tp.pop("matcher")
         inputs, internal = tp.pop("inputs"), tp.pop("internal")
         results["throughput"] = tp
@@ -315,6 +321,8 @@ def main(argv: list[str] | None = None) -> int:
         after = [int(n) for n in args.restart_after.split(",") if n.strip()]
         if after:
             results["restart"] = {"store": os.environ.get("CIRCULAR_TABLE_STORE", "default"),
+                                  "membership": "static" if args.group_instance_id
+                                  else "dynamic",
                                   "rounds": restart.rounds(world, matcher, after)}
         matcher.stop()
         if args.scale_out > 1:

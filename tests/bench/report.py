@@ -115,30 +115,33 @@ def _restart_rows(restart: dict[str, Any] | None) -> list[str]:
         return []
     rows = restart["rounds"]
     first = rows[0]
+    static = restart.get("membership") == "static"
+    member = ", a static group member" if static else ""
     out = []
     for row in rows:
         ratio = (f"{row['seconds_to_first_proposal'] / first['seconds_to_first_proposal']:.2f}"
                  if row is not first and row["seconds_to_first_proposal"]
                  and first["seconds_to_first_proposal"] else "")
         out.append(
-            f"| restart after SIGKILL ({restart['store']} store), after "
+            f"| restart after SIGKILL ({restart['store']} store{member}), after "
             f"{row['after_rounds']} round(s) of churn: start -> next proposal | "
             f"{_n(row['seconds_to_first_proposal'], 1)} s | "
             f"{'' if row is first else _n(first['seconds_to_first_proposal'], 1) + ' s'} | "
             f"{ratio} | <= 60 s, not growing |")
         out.append(f"| changelog records written by then (history) | "
                    f"{_n(row['changelog_records_written'])} | | | |")
-        out += _phase_row(row.get("phases"))
+        out += _phase_row(row.get("phases"), static)
     return out
 
 
-def _phase_row(phases: dict[str, Any] | None) -> list[str]:
+def _phase_row(phases: dict[str, Any] | None, static: bool = False) -> list[str]:
     """Where a restart's time went, from the restarted worker's log lines."""
     if not phases or "joined" not in phases:
         return []
     stages = ", ".join(f"{s['stage']} {_n(s['keys'])} keys {_n(s['seconds'], 1)} s"
                        for s in phases.get("stages", []))
-    return [f"| of which: group joined (the dead member dropped) at "
+    joined = ("its partitions handed back" if static else "the dead member dropped")
+    return [f"| of which: group joined ({joined}) at "
             f"{_n(phases['joined'], 1)} s; tables recovered at "
             f"{_n(phases.get('recovered', 0), 1)} s; stages' indexes and processed ids "
             f"rebuilt by {_n(phases.get('stages_recovered', 0), 1)} s ({stages}) | | | | |"]

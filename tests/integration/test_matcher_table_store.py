@@ -120,3 +120,37 @@ def test_a_killed_matcher_keeps_its_state_and_replays_only_the_changelog_tail(
                 for p, n in line["replayed_by_partition"].items()}
     # recovery read exactly what the databases lacked: the tail, not the whole log
     assert {k: n for k, n in replayed.items() if n} == {k: n for k, n in tail.items() if n}
+
+
+def test_a_killed_matcher_with_a_stable_group_name_is_back_before_its_session_ends(
+        broker, topic_prefix, tmp_path):
+    """With ``CIRCULAR_KAFKA_GROUP_INSTANCE_ID`` (Kafka's static membership) the
+    restarted worker takes its partitions back at once: its vacancy is proposed well
+    before the dead worker's 60 s session would have ended, which a new member would
+    have had to wait out."""
+    env = {"CIRCULAR_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
+           "CIRCULAR_TOPIC_PREFIX": topic_prefix, "CIRCULAR_VAR_DIR": str(tmp_path),
+           "CIRCULAR_KAFKA_SESSION_TIMEOUT_SECONDS": "60",
+           "CIRCULAR_KAFKA_GROUP_INSTANCE_ID": "matcher-1"}
+    matcher = ServiceProcess("matcher", ["services.matcher"], env, tmp_path / "matcher.log")
+    pub = Publisher(broker.bootstrap)
+    matches = topic(topic_prefix, MATCHES)
+    try:
+        matcher.start()
+        setup(pub, topic_prefix)
+        for n in range(12):
+            pub.event(topic(topic_prefix, WORKERS), worker(n))
+        pub.event(topic(topic_prefix, VACANCIES), vacancy(1))
+        read_until(broker.bootstrap, [matches],
+                   lambda r: proposed(r, "v1") == best("v1", 12), timeout=90)
+        matcher.kill()
+        matcher.restart()
+        pub.event(topic(topic_prefix, VACANCIES), vacancy(2))
+        read_until(broker.bootstrap, [matches],
+                   lambda r: proposed(r, "v2") == best("v2", 12), timeout=40)
+    except Exception:
+        print(matcher.log()[-5000:])
+        raise
+    finally:
+        matcher.stop()
+        pub.close()

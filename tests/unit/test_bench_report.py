@@ -30,3 +30,15 @@ def test_rows_not_run_again_are_kept_marked_once(tmp_path, monkeypatch):
         assert [r.split("|")[1].strip() for r in rows] == ["1 (an earlier run)",
                                                             "2 (an earlier run)"]
         assert rows[0].endswith("| 0.75 | `one` |") and "| 407 (5,571) |" in rows[1]
+
+
+def test_a_restart_row_says_whether_the_matcher_was_a_static_group_member():
+    row = {"after_rounds": 1, "seconds_to_first_proposal": 3.2,
+           "changelog_records_written": 10, "phases": {"joined": 0.9, "stages": []}}
+    static = report._restart_rows({"store": "default", "membership": "static",
+                                   "rounds": [row]})
+    dynamic = report._restart_rows({"store": "default", "rounds": [row]})
+    assert "(default store, a static group member), after 1 round(s)" in static[0]
+    assert "its partitions handed back" in static[2]
+    assert "(default store), after 1 round(s)" in dynamic[0]
+    assert "the dead member dropped" in dynamic[2]
