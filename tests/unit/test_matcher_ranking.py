@@ -270,6 +270,11 @@ def test_the_index_follows_changes_rehires_and_any_number_of_skills(
             assert index.best(v, limit) == naive_best(known.values(), v, limit)
     assert index.best(v, limit) == naive_best(known.values(), v, limit)
     assert len(index) == len(known)
+    # each worker held once, searchable or not, and found by id as it was given
+    assert sorted(w.worker_id for w in index) == sorted(known)
+    assert all(index.get(worker_id) is w and worker_id in index
+               for worker_id, w in known.items())
+    assert index.get("w-nobody") is None and "w-nobody" not in index
     assert index.fallbacks == 0
 
 

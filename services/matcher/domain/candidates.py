@@ -1,12 +1,15 @@
 """Finding the best eligible workers for a vacancy in one labour market without a
-scan of the roster in Python. A market's workers are kept twice:
+scan of the roster in Python. A market's workers are kept once each:
 
-- all of them by id (the ones that could not be proposed at all, without consent,
-  erased or busy, are known but never searched);
-- the searchable ones as columns (:mod:`services.matcher.domain.columns`), where one
-  search checks every rule of SPEC 3.3 that depends on the worker for all of them at
-  once and computes their scores with the formula of :mod:`scoring`, in the same
-  floating-point operations, so the numbers are the ones :func:`score` gives.
+- the ones that could not be proposed at all (without consent, erased or busy) by
+  id, known but never searched;
+- the searchable ones as columns (:mod:`services.matcher.domain.columns`, which also
+  find each by id through its slot: a national roster puts every worker in several
+  markets, so a second mapping by id would cost a dict entry per worker and market),
+  where one search checks every rule of SPEC 3.3 that depends on the worker for all
+  of them at once and computes their scores with the formula of :mod:`scoring`, in
+  the same floating-point operations, so the numbers are the ones :func:`score`
+  gives.
 
 Only the few workers that can be among the best are then checked and scored by the
 pure rules themselves (:func:`failures`, :func:`score`), which stay the single
@@ -19,6 +22,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Iterator, Set
 from datetime import date, timedelta
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -75,7 +79,7 @@ class MarketIndex:
     as workers arrive instead of at the first search."""
 
     def __init__(self, market: str | None = None) -> None:
-        self._workers: dict[str, WorkerView] = {}
+        self._others: dict[str, WorkerView] = {}  # the workers no search looks at
         self._columns = Columns()
         self._rehire: dict[str, set[str]] = {}  # employer -> searchable re-hires
         self._skill_bit: dict[str, int] = {}
@@ -87,25 +91,32 @@ class MarketIndex:
         self.fallbacks = 0
 
     def __len__(self) -> int:
-        return len(self._workers)
+        return len(self._columns) + len(self._others)
 
     def __contains__(self, worker_id: str) -> bool:
-        return worker_id in self._workers
+        return self.get(worker_id) is not None
+
+    def __iter__(self) -> Iterator[WorkerView]:
+        return chain(self._columns, self._others.values())
 
     def get(self, worker_id: str) -> WorkerView | None:
-        return self._workers.get(worker_id)
+        found = self._columns.get(worker_id)
+        return found if found is not None else self._others.get(worker_id)
 
     def upsert(self, worker: WorkerView) -> None:
         self.remove(worker.worker_id)
-        self._workers[worker.worker_id] = worker
         if searchable(worker):
             self._columns.add(worker)
             for employer in worker.rehire_employers:
                 self._rehire.setdefault(employer, set()).add(worker.worker_id)
+        else:
+            self._others[worker.worker_id] = worker
 
     def remove(self, worker_id: str) -> None:
-        old = self._workers.pop(worker_id, None)
-        if old is None or not searchable(old):
+        if self._others.pop(worker_id, None) is not None:
+            return
+        old = self._columns.get(worker_id)
+        if old is None:
             return
         self._columns.remove(worker_id)
         for employer in old.rehire_employers:
@@ -147,7 +158,7 @@ class MarketIndex:
         if any(s.score != -key for s, (key, _, _) in zip(found, ranked, strict=True)) or any(
                 failures(workers[slot], vacancy) for _, _, slot in ranked):
             self.fallbacks += 1  # the columns and the rules disagree: trust the rules
-            return naive_best(self._workers.values(), vacancy, limit, exclude, quota_room,
+            return naive_best(self, vacancy, limit, exclude, quota_room,
                               positions_taken)
         return found
 

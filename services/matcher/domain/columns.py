@@ -61,6 +61,10 @@ class Columns:
     def __iter__(self) -> Iterator[WorkerView]:
         return iter(self.workers)
 
+    def get(self, worker_id: str) -> WorkerView | None:
+        slot = self.slot_of.get(worker_id)
+        return None if slot is None else self.workers[slot]
+
     def origin_code(self, country: str) -> int | None:
         return self._origins.get(country)
 
