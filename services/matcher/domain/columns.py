@@ -8,7 +8,13 @@ occupation, a language level, a required skill, openness to a destination) are
 made the first time a search needs them and kept current from then on, so a
 market pays only for the occupations, languages and skills its vacancies ask
 about. A removed worker's slot is filled by the last one, so the columns stay
-dense."""
+dense.
+
+A worker added gets its slot at once, its values in the columns when they are next
+read (or a worker removed), for every worker added since in one pass per column: a
+recovery or a backfill adds hundreds of thousands of workers between two searches,
+and one value written at a time into each of a dozen arrays was most of a restart's
+time."""
 
 from __future__ import annotations
 
@@ -44,6 +50,9 @@ class Columns:
     """Workers by slot. ``column(name, dtype, value)`` gives a derived column, made
     from every slot's worker on first use and filled for each worker added later."""
 
+    #: slots below this hold their worker's values in every column
+    _filled = 0
+
     def __init__(self) -> None:
         self.size = 0
         self._capacity = INITIAL_CAPACITY
@@ -66,13 +75,16 @@ class Columns:
         return None if slot is None else self.workers[slot]
 
     def origin_code(self, country: str) -> int | None:
+        self._fill_added()
         return self._origins.get(country)
 
     def fixed(self, name: str) -> NDArray[Any]:
+        self._fill_added()
         return self._arrays[name][:self.size]
 
     def column(self, name: str, dtype: Any, value: Callable[[WorkerView], Any]
                ) -> NDArray[Any]:
+        self._fill_added()
         array = self._arrays.get(name)
         if array is None:
             array = np.zeros(self._capacity, dtype)
@@ -90,9 +102,9 @@ class Columns:
         self.size += 1
         self.workers.append(worker)
         self.slot_of[worker.worker_id] = slot
-        self._fill(slot, worker)
 
     def remove(self, worker_id: str) -> None:
+        self._fill_added()
         slot = self.slot_of.pop(worker_id)
         last = self.size - 1
         moved = self.workers.pop()
@@ -101,16 +113,22 @@ class Columns:
             self.slot_of[moved.worker_id] = slot
             for array in self._arrays.values():
                 array[slot] = array[last]
-        self.size = last
+        self.size = self._filled = last
 
-    def _fill(self, slot: int, worker: WorkerView) -> None:
-        arrays = self._arrays
-        for name, (_, value) in FIXED.items():
-            arrays[name][slot] = value(worker)
-        code = self._origins.setdefault(worker.citizenship, len(self._origins))
-        arrays["origin"][slot] = code
+    def _fill_added(self) -> None:
+        """Each column's values of the workers added since the columns were last read."""
+        start, end = self._filled, self.size
+        if start == end:
+            return
+        added, count, arrays = self.workers[start:end], end - start, self._arrays
+        for name, (dtype, value) in FIXED.items():
+            arrays[name][start:end] = np.fromiter(map(value, added), dtype, count)
+        origins = self._origins
+        arrays["origin"][start:end] = np.fromiter(
+            (origins.setdefault(w.citizenship, len(origins)) for w in added), np.int16, count)
         for name, value in self._derived.items():
-            arrays[name][slot] = value(worker)
+            arrays[name][start:end] = np.fromiter(map(value, added), arrays[name].dtype, count)
+        self._filled = end
 
     def _grow(self) -> None:
         self._capacity *= 2
