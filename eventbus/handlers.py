@@ -167,8 +167,16 @@ class StateTx:
         return {k: None if v is DELETED else v for k, v in self._writes.items()}
 
     def writes(self) -> Iterator[tuple[str, Any]]:
+        """The keys this transaction changes, with their new value (DELETED): not a
+        write of the value the table holds, nor the delete of a key it does not hold
+        (a key made and deleted again in one batch, such as a proposal withdrawn in
+        the batch that made it, costs no changelog record)."""
         for key, value in self._writes.items():
-            if value is DELETED or self._table.get(key, DELETED) != value:
+            held = self._table.get(key, DELETED)
+            if value is DELETED:
+                if held is not DELETED:
+                    yield key, value
+            elif held != value:
                 yield key, value
 
 

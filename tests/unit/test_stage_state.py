@@ -3,7 +3,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from eventbus.handlers import Indexes, SecondaryIndex, StateTx, covering
+from eventbus.handlers import DELETED, Indexes, SecondaryIndex, StateTx, covering
 
 
 class FakeTable(dict):
@@ -26,6 +26,16 @@ def test_unchanged_values_are_not_written_again():
     tx.set("a", {"x": 1})
     tx.set("b", 2)
     assert dict(tx.writes()) == {"b": 2}
+
+
+def test_a_key_made_and_deleted_in_one_transaction_is_not_written():
+    tx = StateTx(FakeTable({"a": 1}))
+    tx.set("b", 2)
+    tx.delete("b")  # made and gone again: the table never held it
+    tx.delete("a")  # held: its delete is a write
+    tx.delete("c")  # never there
+    assert dict(tx.writes()) == {"a": DELETED}
+    assert tx.staged() == {"b": None, "a": None, "c": None}
 
 
 def test_reserved_prefixes_are_refused():
