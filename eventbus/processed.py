@@ -237,30 +237,30 @@ class ProcessedIds:
         if self._unsealed_keys >= self._seal_at:
             self._seal()
 
-    def recover(self, batches: Iterable[tuple[float, str, int, list[str]]]) -> None:
-        """Into an empty set: the batches read back from their markers (time, marker,
-        partition, event ids), in the order they came; as :meth:`batch` for each of
-        them, with every UUID key sealed at once (a restart reads millions)."""
+    def recover(self, read: Recovery) -> None:
+        """Into an empty set: the batches a recovery read back from their markers,
+        in the order they were written (time, then marker), as :meth:`batch` for each
+        of them, with every UUID key sealed at once (a restart reads millions)."""
         assert not self._markers and not self._recent and not len(self._sealed)
-        ids: list[str] = []
-        parts: list[int] = []
-        seqs: list[int] = []
-        for t, marker, partition, batch_ids in batches:
-            self._seq += 1
-            self._markers.append((t, marker, partition, self._seq))
-            ids += batch_ids
-            parts.append(partition)
-            seqs.append(len(batch_ids))
-        counts = np.array(seqs, np.int64)
-        part = np.repeat(np.array(parts, np.uint16), counts)
-        seq = np.repeat(np.arange(self._seq - len(counts) + 1, self._seq + 1), counts)
-        sealable, hi, lo = _uuid_halves(ids)
-        run = _Columns(hi, lo, part[sealable], seq[sealable]).sorted()
+        read.key_read()
+        batches = read.batches
+        order = sorted(range(len(batches)), key=lambda b: batches[b][:2])
+        seq_of = np.empty(len(batches), np.int64)
+        seq_of[order] = np.arange(self._seq + 1, self._seq + len(batches) + 1)
+        self._seq += len(batches)
+        for b in order:
+            t, marker, partition, _ = batches[b]
+            self._markers.append((t, marker, partition, int(seq_of[b])))
+        parts = np.array([b[2] for b in batches], np.uint16)
+        at = np.concatenate([np.zeros(0, np.int64), *read.at])
+        run = _Columns(np.concatenate([np.zeros(0, np.uint64), *read.hi]),
+                       np.concatenate([np.zeros(0, np.uint64), *read.lo]),
+                       parts[at], seq_of[at]).sorted()
         self._surplus = len(run) - run.distinct(ordered=True)
         self._sealed = run
         others: dict[int, list[Key]] = {}
-        for i in np.flatnonzero(~sealable):
-            others.setdefault(int(seq[i]), []).append(key(int(part[i]), ids[i]))
+        for b, event_id in read.others:
+            others.setdefault(int(seq_of[b]), []).append(key(int(parts[b]), event_id))
         for n, kept in sorted(others.items()):
             self._kept.append((n, kept))
             self._recent.update(kept)
@@ -327,3 +327,39 @@ class ProcessedIds:
         self._sealed = _Columns.of([])
         self._surplus = 0
         self._dead.clear()
+
+
+class Recovery:
+    """The batches a recovery reads back from their markers (in any order), for
+    :meth:`ProcessedIds.recover`. Their ids are keyed as they come, a chunk of
+    :data:`CHUNK` ids at a time: a restart reads millions of ids (all batches of the
+    retention window), which held as text at once took hundreds of MiB."""
+
+    CHUNK = 65_536
+
+    def __init__(self) -> None:
+        self.batches: list[tuple[float, str, int, int]] = []  # t, marker, p, ids
+        self.hi: list[npt.NDArray[np.uint64]] = []  # the UUID keys' halves, by chunk
+        self.lo: list[npt.NDArray[np.uint64]] = []
+        self.at: list[npt.NDArray[np.int64]] = []  # and the batch each is of
+        self.others: list[tuple[int, str]] = []  # batch, id: ids kept as text
+        self._ids: list[str] = []  # ids of the batches from ``_first`` on, not keyed yet
+        self._first = 0
+
+    def add(self, t: float, marker: str, partition: int, ids: list[str]) -> None:
+        self.batches.append((t, marker, partition, len(ids)))
+        self._ids += ids
+        if len(self._ids) >= self.CHUNK:
+            self.key_read()
+
+    def key_read(self) -> None:
+        """Key the ids read since the last time."""
+        counts = np.array([b[3] for b in self.batches[self._first:]], np.int64)
+        at = np.repeat(np.arange(self._first, len(self.batches)), counts)
+        sealable, hi, lo = _uuid_halves(self._ids)
+        self.hi.append(hi)
+        self.lo.append(lo)
+        self.at.append(at[sealable])
+        self.others += [(int(at[i]), self._ids[i]) for i in np.flatnonzero(~sealable)]
+        self._ids = []
+        self._first = len(self.batches)

@@ -583,7 +583,7 @@ class Stage:
         self._processed.clear()
         self._indexes.clear()
         pending = []
-        markers = []
+        markers = processed.Recovery()
         reached: dict[int, dict[str, Any]] = {}
         for key, value in self._items(assigned, self._recovered_prefixes()):
             keys += 1
@@ -593,13 +593,14 @@ class Stage:
             if key.startswith(OUTBOX):
                 pending.append((key, value))
             elif key.startswith(SEEN):
-                markers.append((float(value["t"]), key, int(value["p"]), value["ids"]))
+                markers.add(float(value["t"]), key, int(value["p"]), value["ids"])
             elif key.startswith(POSITION):
                 reached[int(value["p"])] = value
         self.cursor.recover(reached)
         read_s = time.monotonic() - began
         await self._start_unread(assigned)
-        self._processed.recover(sorted(markers, key=lambda m: m[:2]))
+        self._processed.recover(markers)
+        del markers  # its keyed ids, now in the processed ids' columns
         for key, value in pending:
             self.stats.resent += len(value["records"])
             await self._publish(key, int(value["p"]), value["records"])

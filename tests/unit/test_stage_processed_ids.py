@@ -236,9 +236,11 @@ _IDS = [_uuid(h, lo) for h in _HIGH for lo in _LOW] + [
                                   st.sampled_from([0, 1, 65535]),
                                   st.lists(st.sampled_from(_IDS), max_size=6)),
                         max_size=8),
-       cutoffs=st.lists(st.sampled_from([0.0, 2.0, 6.0, 30.0]), max_size=3))
-def test_a_recovery_holds_what_its_batches_one_by_one_would(batches, cutoffs):
-    """``ProcessedIds.recover`` (every batch read back at once, UUIDs sealed in one go)
+       cutoffs=st.lists(st.sampled_from([0.0, 2.0, 6.0, 30.0]), max_size=3),
+       chunk=st.sampled_from([1, 3, 10_000]))
+def test_a_recovery_holds_what_its_batches_one_by_one_would(batches, cutoffs, chunk):
+    """``ProcessedIds.recover`` (every batch read back, in any order, its ids keyed a
+    chunk at a time and the UUIDs sealed in one go)
     against the same batches given to ``batch`` one by one: the same keys held, the
     same count, and expiry forgets the same batches."""
     markers, clock = [], 1000.0
@@ -246,9 +248,13 @@ def test_a_recovery_holds_what_its_batches_one_by_one_would(batches, cutoffs):
         clock += dt
         markers.append((clock, f"seen:{n}", partition, ids))
     one_by_one, at_once = processed.ProcessedIds(seal_at=4), processed.ProcessedIds()
-    for t, marker, partition, ids in markers:
+    for t, marker, partition, ids in sorted(markers, key=lambda m: m[:2]):  # as written
         one_by_one.batch(t, marker, partition, [processed.key(partition, i) for i in ids])
-    at_once.recover(markers)
+    read = processed.Recovery()
+    read.CHUNK = chunk  # keyed a few ids at a time, as a restart keys thousands
+    for t, marker, partition, ids in reversed(markers):  # in any order
+        read.add(t, marker, partition, ids)
+    at_once.recover(read)
     keys = sorted({processed.key(p, i) for p in (0, 1, 65535) for i in _IDS}, key=str)
     for back in [*cutoffs, None]:
         assert [k for k in keys if k in at_once] == [k for k in keys if k in one_by_one]
