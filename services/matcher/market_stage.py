@@ -108,6 +108,7 @@ class Workers:
         """A record's markets and its view (parsed once for both)."""
         if self._last is None or self._last[0] != text:
             data = orjson.loads(text)
+            self._values.generation = max(SharedValues.MIN_GENERATION, 2 * len(self._shared))
             view = WorkerView.from_record(data, self._values)
             if view is not None:
                 shared = self._shared.get(view.worker_id)

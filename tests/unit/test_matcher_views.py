@@ -31,3 +31,25 @@ def test_workers_alike_share_their_values_and_read_as_built_alone():
         alone = WorkerView.from_record(record(worker_id, skills=sorted(view.skills),
                                               born=view.date_of_birth.isoformat()))
         assert view == alone
+
+
+def test_shared_values_stay_within_two_generations_and_keep_what_is_asked_for():
+    """Churn brings new values all the time: what is held stays under two generations'
+    worth, and a value asked for in every generation stays one object throughout."""
+    shared = SharedValues()
+    shared.generation = 100
+    kept = shared.value(frozenset({"tractor"}))
+    day = shared.day("2027-01-01")
+    first = shared.value(frozenset({"skill0"}))
+    for n in range(1_000):
+        shared.value(frozenset({f"skill{n}"}))
+        shared.mapping({"6111": n})
+        if n % 50 == 0:  # asked for again within each generation
+            assert shared.value(frozenset({"tractor"})) is kept
+            assert shared.day("2027-01-01") is day
+        assert len(shared) <= 2 * shared.generation
+    assert shared.value(frozenset({"tractor"})) is kept
+    assert shared.mapping({"6111": 999}) is shared.mapping({"6111": 999})
+    # a value nobody asked for in a whole generation has left: an equal one is new
+    again = shared.value(frozenset({"skill0"}))
+    assert again == first and again is not first

@@ -22,24 +22,55 @@ class SharedValues:
     repeats the same skills, destinations, occupations, languages and dates hundreds of
     thousands of times (a view of its own values is ~1.2 kB). The values are never
     changed after a view is built (the mappings are read-only by convention, as the
-    frozen view's). Holds every distinct value it was given until it is dropped."""
+    frozen view's).
+
+    Profiles change, so values go out of use. They are held in two generations: a
+    lookup finds a value in either (and keeps it in the newer); once the newer holds
+    ``generation`` values it becomes the older one, and the older is dropped. So what
+    it holds stays under two generations' worth whatever the churn (each round of
+    every worker's profile sent again added about half of what a roster's values
+    were); a value no view asked for during a whole generation leaves it (views
+    holding it keep it, and an equal value asked for later is another object). The
+    owner sizes ``generation`` to what it holds (:class:`Workers`: twice its views)."""
+
+    MIN_GENERATION = 4096
 
     def __init__(self) -> None:
         self._values: dict[Any, Any] = {}
+        self._older: dict[Any, Any] = {}
+        self.generation = self.MIN_GENERATION
+
+    def __len__(self) -> int:
+        return len(self._values) + len(self._older)
 
     def value(self, value: Any) -> Any:
         """``value`` (hashable), or the equal one given before."""
-        return self._values.setdefault(value, value)
+        found = self._values.get(value)
+        return found if found is not None else self._keep(value, value)
 
     def day(self, iso: str) -> date:
         found = self._values.get(iso)
         if found is None:
-            found = self._values[iso] = date.fromisoformat(iso)
+            found = self._keep(iso, None) or self._keep(iso, date.fromisoformat(iso))
         return cast(date, found)
 
     def mapping(self, mapping: dict[Any, Any]) -> Mapping[Any, Any]:
         key = ("mapping", *sorted(mapping.items()))
-        return cast(Mapping[Any, Any], self._values.setdefault(key, mapping))
+        found = self._values.get(key)
+        return cast(Mapping[Any, Any], found if found is not None else self._keep(key, mapping))
+
+    def _keep(self, key: Any, value: Any) -> Any:
+        """The older generation's value for ``key`` or else ``value`` (None: only the
+        older's), now in the newer."""
+        found = self._older.pop(key, None)
+        if found is None:
+            if value is None:
+                return None
+            found = value
+        self._values[key] = found
+        if len(self._values) >= self.generation:
+            self._older, self._values = self._values, {}
+        return found
 
 
 @dataclass(frozen=True, slots=True, weakref_slot=True)
