@@ -3,6 +3,7 @@ SIGKILLed and started again on the same files, it decides with the state it had,
 its recovery reads only the changelog records its databases did not have yet."""
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -69,22 +70,38 @@ def recoveries(log_text):
     return [line for line in lines if line.get("message") == "table recovered"]
 
 
-def test_a_killed_matcher_keeps_its_state_and_replays_only_the_changelog_tail(
-        broker, topic_prefix, tmp_path):
-    env = {"CIRCULAR_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
-           "CIRCULAR_TOPIC_PREFIX": topic_prefix, "CIRCULAR_VAR_DIR": str(tmp_path),
-           "CIRCULAR_TABLE_STORE": "rocksdb"}
-    matcher = ServiceProcess("matcher", ["services.matcher"], env, tmp_path / "matcher.log")
+@contextmanager
+def matcher_with_a_proposal(broker, topic_prefix, tmp_path, **env):
+    """A matcher (with ``env`` beside the test's settings) that has proposed the best
+    of 12 workers for v1, and a publisher; stopped after (its log printed on a
+    failure)."""
+    matcher = ServiceProcess("matcher", ["services.matcher"], {
+        "CIRCULAR_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
+        "CIRCULAR_TOPIC_PREFIX": topic_prefix, "CIRCULAR_VAR_DIR": str(tmp_path), **env},
+        tmp_path / "matcher.log")
     pub = Publisher(broker.bootstrap)
-    matches = topic(topic_prefix, MATCHES)
     try:
         matcher.start()
         setup(pub, topic_prefix)
         for n in range(12):
             pub.event(topic(topic_prefix, WORKERS), worker(n))
         pub.event(topic(topic_prefix, VACANCIES), vacancy(1))
-        read_until(broker.bootstrap, [matches],
+        read_until(broker.bootstrap, [topic(topic_prefix, MATCHES)],
                    lambda r: proposed(r, "v1") == best("v1", 12), timeout=90)
+        yield matcher, pub
+    except Exception:
+        print(matcher.log()[-5000:])
+        raise
+    finally:
+        matcher.stop()
+        pub.close()
+
+
+def test_a_killed_matcher_keeps_its_state_and_replays_only_the_changelog_tail(
+        broker, topic_prefix, tmp_path):
+    matches = topic(topic_prefix, MATCHES)
+    with matcher_with_a_proposal(broker, topic_prefix, tmp_path,
+                                 CIRCULAR_TABLE_STORE="rocksdb") as (matcher, pub):
         for n in range(12, WORKERS_IN_ALL):  # more workers, and the kill while they are handled
             pub.event(topic(topic_prefix, WORKERS), worker(n))
         matcher.kill()
@@ -99,12 +116,6 @@ def test_a_killed_matcher_keeps_its_state_and_replays_only_the_changelog_tail(
         pub.event(topic(topic_prefix, VACANCIES), vacancy(2))
         read_until(broker.bootstrap, [matches],
                    lambda r: proposed(r, "v2") == best("v2", WORKERS_IN_ALL), timeout=90)
-    except Exception:
-        print(matcher.log()[-5000:])
-        raise
-    finally:
-        matcher.stop()
-        pub.close()
 
     total, missing = sum(ends.values()), sum(tail.values())
     print(f"changelog records: {total}, not in the databases at the kill: {missing}")
@@ -128,29 +139,11 @@ def test_a_killed_matcher_with_a_stable_group_name_is_back_before_its_session_en
     restarted worker takes its partitions back at once: its vacancy is proposed well
     before the dead worker's 60 s session would have ended, which a new member would
     have had to wait out."""
-    env = {"CIRCULAR_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
-           "CIRCULAR_TOPIC_PREFIX": topic_prefix, "CIRCULAR_VAR_DIR": str(tmp_path),
-           "CIRCULAR_KAFKA_SESSION_TIMEOUT_SECONDS": "60",
-           "CIRCULAR_KAFKA_GROUP_INSTANCE_ID": "matcher-1"}
-    matcher = ServiceProcess("matcher", ["services.matcher"], env, tmp_path / "matcher.log")
-    pub = Publisher(broker.bootstrap)
-    matches = topic(topic_prefix, MATCHES)
-    try:
-        matcher.start()
-        setup(pub, topic_prefix)
-        for n in range(12):
-            pub.event(topic(topic_prefix, WORKERS), worker(n))
-        pub.event(topic(topic_prefix, VACANCIES), vacancy(1))
-        read_until(broker.bootstrap, [matches],
-                   lambda r: proposed(r, "v1") == best("v1", 12), timeout=90)
+    with matcher_with_a_proposal(
+            broker, topic_prefix, tmp_path, CIRCULAR_KAFKA_SESSION_TIMEOUT_SECONDS="60",
+            CIRCULAR_KAFKA_GROUP_INSTANCE_ID="matcher-1") as (matcher, pub):
         matcher.kill()
         matcher.restart()
         pub.event(topic(topic_prefix, VACANCIES), vacancy(2))
-        read_until(broker.bootstrap, [matches],
+        read_until(broker.bootstrap, [topic(topic_prefix, MATCHES)],
                    lambda r: proposed(r, "v2") == best("v2", 12), timeout=40)
-    except Exception:
-        print(matcher.log()[-5000:])
-        raise
-    finally:
-        matcher.stop()
-        pub.close()

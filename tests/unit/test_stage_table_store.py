@@ -103,20 +103,25 @@ def test_a_batch_waits_when_too_many_flushes_are_unacknowledged(tmp_path):
     assert published(app)[-1] == f"2027-03-{last + 1:02d}"
 
 
-def test_a_stage_started_again_on_the_same_files_recovers_what_the_database_kept(tmp_path):
-    app, stage, _ = build(tmp_path)
+def first_life(tmp_path, noted=False):
+    """A stage handles two records, its state reaches the database, and the process
+    dies (the outbox entry's tombstone waits for the next flush: it never comes)."""
+    app, stage, _ = build(tmp_path, noted)
 
-    async def first_life():
+    async def run():
         batch = asyncio.ensure_future(stage.process_batch([record(0, 0, 2), record(1, 1, 2)]))
         while not app.held:
             await asyncio.sleep(0)
         app.release()
         await batch
-        # the outbox entry's tombstone waits for the next flush: the process dies first
 
-    asyncio.run(first_life())
+    asyncio.run(run())
     for db in stage.table.data._dbs.values():
         db.close()
+
+
+def test_a_stage_started_again_on_the_same_files_recovers_what_the_database_kept(tmp_path):
+    first_life(tmp_path)
     app, stage, days = build(tmp_path)
     asyncio.run(stage.recover())
     assert stage.cursor.committed == {("ticks", 0): 2}
@@ -162,18 +167,7 @@ def test_a_record_of_a_partition_that_moved_is_left_to_its_new_owner_not_dead_le
 def test_a_recovery_reads_only_the_keys_its_indexes_and_the_stage_follow(tmp_path, caplog):
     """A key no index follows (``note:``) is not read by a recovery, so what piles up
     under such keys does not slow a restart; the handler still finds it by id."""
-    app, stage, _ = build(tmp_path, noted=True)
-
-    async def first_life():
-        batch = asyncio.ensure_future(stage.process_batch([record(0, 0, 2), record(1, 1, 2)]))
-        while not app.held:
-            await asyncio.sleep(0)
-        app.release()
-        await batch
-
-    asyncio.run(first_life())
-    for db in stage.table.data._dbs.values():
-        db.close()
+    first_life(tmp_path, noted=True)
     app, stage, days = build(tmp_path, noted=True)
     caplog.set_level("INFO", logger="eventbus.stage")
     asyncio.run(stage.recover())
