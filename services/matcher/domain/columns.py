@@ -28,6 +28,9 @@ from services.matcher.domain.views import WorkerView
 
 NOT_LISTED = -1  # experience or language level of a worker who lists none
 INITIAL_CAPACITY = 16
+#: up to this many workers added since the columns were read are filled one at a time
+#: (a live change: building an array for each column costs more than that)
+ONE_BY_ONE = 8
 
 #: name -> (dtype, value of the worker in that column)
 Fixed = dict[str, tuple[Any, Callable[[WorkerView], Any]]]
@@ -118,7 +121,10 @@ class Columns:
     def _fill_added(self) -> None:
         """Each column's values of the workers added since the columns were last read."""
         start, end = self._filled, self.size
-        if start == end:
+        if end - start <= ONE_BY_ONE:  # a live change or two: no arrays built for them
+            for slot in range(start, end):
+                self._fill(slot, self.workers[slot])
+            self._filled = end
             return
         added, count, arrays = self.workers[start:end], end - start, self._arrays
         for name, (dtype, value) in FIXED.items():
@@ -129,6 +135,15 @@ class Columns:
         for name, value in self._derived.items():
             arrays[name][start:end] = np.fromiter(map(value, added), arrays[name].dtype, count)
         self._filled = end
+
+    def _fill(self, slot: int, worker: WorkerView) -> None:
+        arrays = self._arrays
+        for name, (_, value) in FIXED.items():
+            arrays[name][slot] = value(worker)
+        arrays["origin"][slot] = self._origins.setdefault(worker.citizenship,
+                                                          len(self._origins))
+        for name, value in self._derived.items():
+            arrays[name][slot] = value(worker)
 
     def _grow(self) -> None:
         self._capacity *= 2
