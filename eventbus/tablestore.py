@@ -174,8 +174,9 @@ class PartitionView:
         overlay = self._store._merged(self._partition)
         meta = (self._store.offset_key, STAMP_KEY)
         db = self._store._db(self._partition)
-        ranges = ([db.items()] if prefixes is None else
-                  [_range(db, orjson.dumps(p)[:-1]) for p in prefixes])
+        heads = None if prefixes is None else tuple(prefixes)
+        ranges = ([db.items()] if heads is None else
+                  [_range(db, orjson.dumps(p)[:-1]) for p in heads])
         for found in ranges:
             for raw_key, raw in found:
                 if raw_key in meta:
@@ -184,8 +185,8 @@ class PartitionView:
                 if key not in overlay:
                     yield key, orjson.loads(raw)
         for key, (value, _, _) in overlay.items():
-            if value is not None and (prefixes is None or (
-                    isinstance(key, str) and key.startswith(tuple(prefixes)))):
+            if value is not None and (heads is None or (
+                    isinstance(key, str) and key.startswith(heads))):
                 yield key, value
 
 
