@@ -10,7 +10,10 @@
 2. Latency: a steady 100 events/s (worker registrations and vacancies) for a
    minute; for each vacancy, the time from its write to its first proposal on
    ``circular.matches`` (p50, p99).
-3. Memory: the matcher's peak resident set (VmHWM), per 100,000 workers.
+3. Memory: the matcher's peak resident set (VmHWM), per 100,000 workers, above its
+   resident set half a second after its start; and above a matcher started on empty
+   topics and ready (its runtime, tables and consumer, holding nothing): what the
+   workers add, beside what any matcher costs.
 4. The steady phase (tests/bench/steady.py): waves of approvals, acceptances and
    returns among registrations, profile changes and vacancies, as fast as the
    matcher takes them; events/s beside the backfill's.
@@ -64,18 +67,22 @@ from tests.bench.measure import (
     peak_rss_mib,
     records,
     records_written,
+    rss_mib,
     wait_for_lag,
     write_results,
 )
 from tests.bench.roster import Roster
 from tests.bench.steady import Steady
 from tests.support.brokers import session_broker
-from tests.support.processes import ServiceProcess
+from tests.support.processes import ServiceProcess, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 #: the backfill's wait gives up below this pace (a million-worker roster takes an hour
 #: and more at the pace measured at 200,000)
 SLOWEST_EPS = 100.0
+#: the matcher's stages (agreement router, legality, workers, market): each says
+#: "stage recovered" once its partitions are assigned and its indexes rebuilt
+READY_STAGES = 4
 
 
 def roster_batches(roster: Roster, n_workers: int, n_vacancies: int, n_employers: int
@@ -127,6 +134,35 @@ def throughput(bootstrap: str, prefix: str, backfill: list[tuple[Topic, list[Rec
             # what the backfill made the matcher write, per input event: its own
             # topics' records (markets, matches) and its tables' changelogs
             "records_per_event": {t: n / total for t, n in sorted(written.items())}}
+
+
+def ready_rss_mib(bootstrap: str, var: Path, group_instance_id: str = "") -> float:
+    """The resident set of a matcher that started on topics of its own, all empty, and
+    is ready (every stage recovered its assigned partitions, then 5 s): what running
+    a matcher costs before it holds anything."""
+    prefix = f"ready{uuid.uuid4().hex[:6]}."
+    report = ensure_topics(bootstrap, catalogue(prefix))
+    assert not report.problems, report.problems
+    member = {"CIRCULAR_KAFKA_GROUP_INSTANCE_ID": group_instance_id} if group_instance_id else {}
+    env = {"CIRCULAR_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "CIRCULAR_TOPIC_PREFIX": prefix,
+           "CIRCULAR_VAR_DIR": str(var / "ready"), "CIRCULAR_LOG_LEVEL": "INFO", **member}
+    matcher = ServiceProcess("matcher", ["services.matcher"], env,
+                             var / "ready" / "matcher.log").start()
+    assert matcher.proc is not None
+    try:
+        wait_for(lambda: _ready(matcher), timeout=300.0, what="an empty matcher ready")
+        time.sleep(5.0)
+        return rss_mib(matcher.proc.pid)
+    finally:
+        matcher.stop()
+
+
+def _ready(matcher: ServiceProcess) -> bool:
+    if not matcher.alive:
+        raise RuntimeError(f"the empty matcher died; see {matcher.log_path}")
+    phases = restart.phases(matcher.log_path.read_bytes(), 0.0)
+    recovered = {s["stage"] for s in phases.get("stages", ())}
+    return len(recovered) >= READY_STAGES
 
 
 def faust_ceiling(env: dict[str, str], var: Path, total: int, topics: list[str]) -> float:
@@ -310,9 +346,13 @@ def main(argv: list[str] | None = None) -> int:
                                      args.rate, args.seconds, args.workers, args.vacancies)
         print(f"latency: {results['latency']}", flush=True)
         peak = peak_rss_mib(matcher.proc.pid)
+        ready = ready_rss_mib(broker.bootstrap, var, args.group_instance_id)
         results["memory"] = {"peak_rss_mib": peak, "idle_rss_mib": tp["idle_rss_mib"],
                              "per_100k_workers_mib": (peak - tp["idle_rss_mib"])
-                             * 100_000 / args.workers}
+                             * 100_000 / args.workers,
+                             "ready_rss_mib": ready,
+                             "per_100k_above_ready_mib": (peak - ready) * 100_000 / args.workers}
+        print(f"memory: {results['memory']}", flush=True)
         world = restart.World(
             broker.bootstrap, prefix, roster, args.workers + results["latency"]["workers"],
             args.employers, args.vacancies + results["latency"]["vacancies"], inputs, internal)

@@ -42,3 +42,13 @@ def test_a_restart_row_says_whether_the_matcher_was_a_static_group_member():
     assert "its partitions handed back" in static[2]
     assert "(default store), after 1 round(s)" in dynamic[0]
     assert "the dead member dropped" in dynamic[2]
+
+
+def test_memory_says_what_the_workers_add_above_a_started_matcher_holding_nothing():
+    mem = {"peak_rss_mib": 777.0, "idle_rss_mib": 75.0, "per_100k_workers_mib": 351.0,
+           "ready_rss_mib": 231.0, "per_100k_above_ready_mib": 273.0}
+    [row] = report._ready_rows(mem, 200_000)
+    assert "a started matcher holding nothing (231 MiB, on empty topics)" in row
+    assert "| 273 MiB per 100,000 workers (546 MiB for 200,000) |" in row
+    # a run from before the ready base was measured has no such row
+    assert report._ready_rows({k: mem[k] for k in list(mem)[:3]}, 200_000) == []
