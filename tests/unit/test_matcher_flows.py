@@ -715,3 +715,32 @@ def test_a_workers_partitions_share_one_view_also_when_recovered(m):
     de, kr = shard.workers.of("DE-6111"), shard.workers.of("KR-6111")
     assert de.get("w1") is kr.get("w1") and de.get("w2") is kr.get("w2")
     assert de.get("w1") is not None and de.get("w1") is not de.get("w2")
+
+
+def verdicts(events):
+    return [(e.event.vacancy_id, e.event.status.value, [v.value for v in e.event.violations])
+            for e in events if isinstance(e.event, va.VacancyEvaluated)]
+
+
+def test_the_terms_of_an_agreement_recorded_again_are_the_ones_later_verdicts_apply(m):
+    """The legality stage keeps each agreement's terms parsed; a new recording of the
+    agreement (a higher wage floor, then a suspension and a resumption) is what every
+    verdict after it applies, to the vacancies it re-evaluates and to new ones."""
+    assert verdicts(m.send(posting("v1"))) == [("v1", "open", [])]  # 1,900 over 1,800
+    raised = {**AGREEMENT, "occupations": [{
+        "isco_code": "6111", "annual_quota": 10,
+        "min_monthly_wage": {"amount": "2000", "currency": "EUR"}}]}
+    assert verdicts(m.send(ag.AgreementRecorded(**raised))) == [
+        ("v1", "rejected", ["wage_below_floor"])]
+    assert verdicts(m.send(posting("v2", monthly_wage={"amount": "1950", "currency": "EUR"}))
+                    ) == [("v2", "rejected", ["wage_below_floor"])]
+    assert verdicts(m.send(posting("v3", monthly_wage={"amount": "2100", "currency": "EUR"}))
+                    ) == [("v3", "open", [])]
+    assert verdicts(m.send(ag.AgreementSuspended(agreement_id="am-de"))) == [
+        ("v1", "rejected", ["agreement_suspended", "wage_below_floor"]),
+        ("v2", "rejected", ["agreement_suspended", "wage_below_floor"]),
+        ("v3", "rejected", ["agreement_suspended"])]
+    m.restart()  # the parsed terms rebuilt from the stored records
+    assert verdicts(m.send(ag.AgreementResumed(agreement_id="am-de"))) == [
+        ("v1", "rejected", ["wage_below_floor"]), ("v2", "rejected", ["wage_below_floor"]),
+        ("v3", "open", [])]
