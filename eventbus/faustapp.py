@@ -29,10 +29,6 @@ from eventbus.settings import KafkaSettings
 TRANSPORT_SCHEME = "circularkafka"
 #: the only faust-streaming release the overrides below are known to be right on
 FAUST_VERSION = "0.15.3"
-#: aiokafka's fetch limit per partition (a broker still returns a larger first batch
-#: whole, so a record over it is never stuck) and faust's per stream
-FETCH_BYTES_PER_PARTITION = 256 * 1024
-STREAM_BUFFER_RECORDS = 1024
 log = logging.getLogger(__name__)
 
 
@@ -324,13 +320,6 @@ def make_app(app_id: str, settings: KafkaSettings, *, table_store: str = "memory
         "broker_heartbeat_interval": max(1.0, settings.kafka_session_timeout_seconds / 5),
         "consumer_group_instance_id": settings.kafka_group_instance_id,
         "stream_wait_empty": False,
-        # what a worker holds fetched ahead of its stages: aiokafka keeps up to this
-        # much per partition (a matcher reads 36) and faust up to this many records
-        # per stream. With faust's 1 MiB and 4,096 a matcher's peak in a 20,000-worker
-        # backfill was 14 and 38 MiB higher (two pairs of runs), its events/s the same
-        # (312 against 327 in the quiet pair)
-        "consumer_max_fetch_size": FETCH_BYTES_PER_PARTITION,
-        "stream_buffer_maxsize": STREAM_BUFFER_RECORDS,
         "table_standby_replicas": 0,
         "logging_config": None,
         "loghandlers": [],

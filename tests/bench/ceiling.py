@@ -30,10 +30,7 @@ from eventbus.worker import run_worker
 
 
 def build(settings: StreamSettings, out: Path, count: int, topics: list[str]) -> faust.App:
-    # faust's own fetch sizes, not the stages' smaller ones (eventbus.faustapp): they
-    # save memory, and the ceiling is the most faust reads here, whatever it holds
-    app = make_app(f"ceiling-{uuid.uuid4().hex[:8]}", settings,
-                   consumer_max_fetch_size=1024**2, stream_buffer_maxsize=4096)
+    app = make_app(f"ceiling-{uuid.uuid4().hex[:8]}", settings)
     channel = app.topic(*topics, key_type=bytes, value_type=bytes,
                         key_serializer="raw", value_serializer="raw")
 

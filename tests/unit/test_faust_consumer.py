@@ -390,17 +390,3 @@ def test_the_producer_is_idempotent_whatever_faust_sets_by_default(monkeypatch):
     monkeypatch.setattr(faustapp.IdempotentProducer, "_settings_auth", lambda self: {})
     p._new_producer()
     assert made["acks"] == "all" and made["enable_idempotence"] is True
-
-
-def test_the_consumer_faust_builds_fetches_ahead_only_what_the_app_allows(monkeypatch, tmp_path):
-    """faust hands ``consumer_max_fetch_size`` to aiokafka as the per-partition fetch
-    limit, and its streams buffer ``stream_buffer_maxsize`` records: what a worker
-    holds fetched ahead of its stages (memory at the peak of a backfill)."""
-    made = {}
-    monkeypatch.setattr(ak.aiokafka, "AIOKafkaConsumer", lambda **kwargs: made.update(kwargs))
-    app = faustapp.make_app("fetch-ahead", KafkaSettings(var_dir=tmp_path))
-    thread = ak.AIOKafkaConsumerThread.__new__(ak.AIOKafkaConsumerThread)
-    thread.app, thread.consumer = app, SimpleNamespace(in_transaction=False)
-    thread._create_worker_consumer(app.transport)
-    assert made["max_partition_fetch_bytes"] == faustapp.FETCH_BYTES_PER_PARTITION < 1024**2
-    assert app.topic("t").queue.maxsize == faustapp.STREAM_BUFFER_RECORDS < 4096
