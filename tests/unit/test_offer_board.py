@@ -40,3 +40,20 @@ def test_outranked_when_full_and_below_the_lowest_only():
     assert not board_with(live).outranked("v1", 10.0, 3)  # room left
     assert not board_with(live).outranked("v1", 10.0, 1)  # over: the plan withdraws one
     assert not board_with({}).outranked("v1", 10.0, 0)
+
+
+def _proposal(worker_id: str, score: float) -> dict:
+    return {"vacancy_id": "v1", "worker_id": worker_id, "market": "DE-6111",
+            "status": "proposed", "score": score}
+
+
+def test_the_bar_follows_every_change_to_the_proposals_after_it_was_asked():
+    """The lowest live score is kept once asked; a proposal withdrawn, re-scored or
+    added after that moves it, as the plan would see it."""
+    board = board_with({"a": 50.0, "b": 40.0})
+    assert board.outranked("v1", 39.9, 2) and not board.outranked("v1", 40.0, 2)
+    board.apply("m:b", _proposal("b", 40.0), None)  # b withdrawn
+    board.apply("m:c", None, _proposal("c", 45.0))
+    assert board.outranked("v1", 44.9, 2) and not board.outranked("v1", 45.0, 2)
+    board.apply("m:a", _proposal("a", 50.0), _proposal("a", 30.0))  # a re-scored
+    assert board.outranked("v1", 29.9, 2) and not board.outranked("v1", 30.0, 2)
