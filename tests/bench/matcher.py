@@ -97,6 +97,19 @@ def roster_batches(roster: Roster, n_workers: int, n_vacancies: int, n_employers
     ]
 
 
+def service_env(bootstrap: str, prefix: str, var: Path, log_level: str = "WARNING"
+                ) -> dict[str, str]:
+    """The environment a service of the bench runs with: its broker, topics and files."""
+    return {"CIRCULAR_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "CIRCULAR_TOPIC_PREFIX": prefix,
+            "CIRCULAR_VAR_DIR": str(var), "CIRCULAR_LOG_LEVEL": log_level}
+
+
+def static_member(group_instance_id: str) -> dict[str, str]:
+    """The matcher as deployed (make up, compose): a stable member of its group; none
+    for an empty name."""
+    return {"CIRCULAR_KAFKA_GROUP_INSTANCE_ID": group_instance_id} if group_instance_id else {}
+
+
 def throughput(bootstrap: str, prefix: str, backfill: list[tuple[Topic, list[Record]]],
                var: Path, group_instance_id: str = "") -> dict[str, Any]:
     batches = [(topic.prefixed(prefix).name, recs) for topic, recs in backfill]
@@ -108,12 +121,11 @@ def throughput(bootstrap: str, prefix: str, backfill: list[tuple[Topic, list[Rec
         bare[topic] = len(recs) / asyncio.run(bare_consume(bootstrap, topic, len(recs)))
     bare_eps = total / sum(len(r) / bare.get(topic, max(bare.values()))
                            for topic, r in batches)
-    env = {"CIRCULAR_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "CIRCULAR_TOPIC_PREFIX": prefix,
-           "CIRCULAR_VAR_DIR": str(var), "CIRCULAR_LOG_LEVEL": "WARNING"}
+    env = service_env(bootstrap, prefix, var)
     ceiling_eps = faust_ceiling(env, var, total, [topic for topic, _ in batches])
     # the matcher as deployed (make up, compose): a stable member of its group
-    member = {"CIRCULAR_KAFKA_GROUP_INSTANCE_ID": group_instance_id} if group_instance_id else {}
-    matcher = ServiceProcess("matcher", ["services.matcher"], {**env, **member},
+    matcher = ServiceProcess("matcher", ["services.matcher"],
+                             {**env, **static_member(group_instance_id)},
                              var / "matcher.log").start()
     assert matcher.proc is not None
     group = f"{prefix}circular-matcher"
@@ -143,9 +155,8 @@ def ready_rss_mib(bootstrap: str, var: Path, group_instance_id: str = "") -> flo
     prefix = f"ready{uuid.uuid4().hex[:6]}."
     report = ensure_topics(bootstrap, catalogue(prefix))
     assert not report.problems, report.problems
-    member = {"CIRCULAR_KAFKA_GROUP_INSTANCE_ID": group_instance_id} if group_instance_id else {}
-    env = {"CIRCULAR_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "CIRCULAR_TOPIC_PREFIX": prefix,
-           "CIRCULAR_VAR_DIR": str(var / "ready"), "CIRCULAR_LOG_LEVEL": "INFO", **member}
+    env = {**service_env(bootstrap, prefix, var / "ready", log_level="INFO"),
+           **static_member(group_instance_id)}
     matcher = ServiceProcess("matcher", ["services.matcher"], env,
                              var / "ready" / "matcher.log").start()
     assert matcher.proc is not None
