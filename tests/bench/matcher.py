@@ -37,6 +37,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,7 @@ from tests.bench import restart, scale_out
 from tests.bench.baseline import bare_consume, produce
 from tests.bench.measure import (
     Record,
+    group_lag,
     idle_rss_mib,
     peak_rss_mib,
     records,
@@ -80,6 +82,8 @@ ROOT = Path(__file__).resolve().parents[2]
 #: the backfill's wait gives up below this pace (a million-worker roster takes an hour
 #: and more at the pace measured at 200,000)
 SLOWEST_EPS = 100.0
+#: the latency run waits at most this long after sending for the matcher to catch up
+DRAIN_SECONDS = 120.0
 #: the matcher's stages (agreement router, legality, workers, market): each says
 #: "stage recovered" once its partitions are assigned and its indexes rebuilt
 READY_STAGES = 4
@@ -196,7 +200,9 @@ def faust_ceiling(env: dict[str, str], var: Path, total: int, topics: list[str])
 
 
 def latency(bootstrap: str, prefix: str, roster: Roster, n_employers: int, rate: int,
-            seconds: int, first_worker: int, first_vacancy: int) -> dict[str, Any]:
+            seconds: int, first_worker: int, first_vacancy: int, group: str,
+            topics: list[str], lag_of: Callable[[str, str, list[str]], int | None] = group_lag
+            ) -> dict[str, Any]:
     matches = MATCHES.prefixed(prefix).name
     status = VACANCY_STATUS.prefixed(prefix).name
     consumer = KafkaConsumer(matches, status, bootstrap_servers=bootstrap,
@@ -232,9 +238,17 @@ def latency(bootstrap: str, prefix: str, roster: Roster, n_employers: int, rate:
             producer.flush()
             sent[event.vacancy_id] = time.monotonic()  # type: ignore[attr-defined]
         n += 1
-    deadline = time.monotonic() + 10
+    sent_for = time.monotonic() - start
+    # whether the matcher kept up: what it had not read when the sending stopped, and
+    # how long it took to read the rest (its pace at this roster's full size)
+    backlog = lag_of(bootstrap, group, topics)
+    caught_up = None
+    deadline = time.monotonic() + DRAIN_SECONDS
     while time.monotonic() < deadline:
-        _drain(consumer, first_proposal, evaluated, 200)
+        _drain(consumer, first_proposal, evaluated, 1000)  # a lag read a second at most
+        if caught_up is None and lag_of(bootstrap, group, topics) == 0:
+            caught_up = time.monotonic() - start
+            deadline = min(deadline, time.monotonic() + 2)
     producer.close()
     consumer.close()
     delays = sorted((first_proposal[k] - sent[k]) * 1000 for k in sent if k in first_proposal)
@@ -244,7 +258,22 @@ def latency(bootstrap: str, prefix: str, roster: Roster, n_employers: int, rate:
             "events_per_second": rate, "seconds": seconds, "vacancies": len(sent),
             "workers": w - first_worker, "with_proposal": len(delays),
             "p50_ms": statistics.median(delays) if delays else None,
-            "p99_ms": _p99(delays)}
+            "p99_ms": _p99(delays), **_trend(sent, first_proposal, start, sent_for),
+            "unread_at_end": backlog,
+            "pace_eps": n / caught_up if caught_up else None}
+
+
+def _trend(sent: dict[str, float], seen: dict[str, float], start: float, seconds: float
+           ) -> dict[str, float | None]:
+    """The p50 delay of the vacancies sent in the first and in the last third of the
+    run: a delay that grows from one to the other is a queue building up (the matcher
+    slower than the rate), a flat one is the matcher's own latency."""
+    def p50(lo: float, hi: float) -> float | None:
+        found = [(seen[k] - t) * 1000 for k, t in sent.items()
+                 if k in seen and lo <= t - start < hi]
+        return statistics.median(found) if found else None
+    return {"first_third_p50_ms": p50(0, seconds / 3),
+            "last_third_p50_ms": p50(seconds * 2 / 3, seconds + 1)}
 
 
 def _p99(values: list[float]) -> float | None:
@@ -354,7 +383,8 @@ def main(argv: list[str] | None = None) -> int:
         print("records written per input event: " + ", ".join(
             f"{t} {n:.2f}" for t, n in tp["records_per_event"].items()), flush=True)
         results["latency"] = latency(broker.bootstrap, prefix, roster, args.employers,
-                                     args.rate, args.seconds, args.workers, args.vacancies)
+                                     args.rate, args.seconds, args.workers, args.vacancies,
+                                     f"{prefix}circular-matcher", inputs + internal)
         print(f"latency: {results['latency']}", flush=True)
         peak = peak_rss_mib(matcher.proc.pid)
         ready = ready_rss_mib(broker.bootstrap, var, args.group_instance_id)

@@ -51,6 +51,7 @@ def matcher_section(m: dict[str, Any]) -> list[str]:
            f"| | | |"] if lat.get("evaluated_p99_ms") is not None else []),
         f"| vacancies with a proposal during the latency run | {lat['with_proposal']} of "
         f"{lat['vacancies']} | | | |",
+        *_kept_up_rows(lat),
         f"| peak memory (RSS) | {_n(mem['peak_rss_mib'])} MiB; "
         f"{_n(mem['per_100k_workers_mib'])} MiB per 100,000 workers | | | <= 250 MiB |",
         *_ready_rows(mem, r["workers"]),
@@ -79,6 +80,22 @@ def _ready_rows(mem: dict[str, Any], workers: int) -> list[str]:
             f"{_n(mem['per_100k_above_ready_mib'])} MiB per 100,000 workers "
             f"({_n(mem['peak_rss_mib'] - mem['ready_rss_mib'])} MiB for {workers:,}) "
             f"| | | |"]
+
+
+def _kept_up_rows(lat: dict[str, Any]) -> list[str]:
+    """Whether the matcher kept up with the latency run's rate: a delay growing from
+    the first third of the run to the last is a queue, and the pace to no lag says
+    what this roster's full size lets the matcher take."""
+    if "unread_at_end" not in lat:
+        return []
+    pace, rate = lat["pace_eps"], lat["events_per_second"]
+    return [f"| did it keep up? p50 of the vacancies sent in the first / last third of "
+            f"the run; records unread when the sending stopped | "
+            f"{_n(lat['first_third_p50_ms'])} / {_n(lat['last_third_p50_ms'])} ms; "
+            f"{_n(lat['unread_at_end'])} | | | |",
+            f"| the matcher's pace on this mix at the roster's full size: events sent / "
+            f"seconds until no lag | {_n(pace)} events/s | {rate} events/s (the rate "
+            f"sent) | {'n/a' if pace is None else f'{pace / rate:.2f}'} | |"]
 
 
 def _written_rows(written: dict[str, float] | None) -> list[str]:

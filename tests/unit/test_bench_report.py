@@ -3,6 +3,8 @@
 row of the processes' table, marked as from an earlier run, however often the report
 is written again."""
 
+import pytest
+
 from tests.bench import report
 
 TABLE = """## Gateway (`python -m tests.bench.gateway`)
@@ -52,3 +54,24 @@ def test_memory_says_what_the_workers_add_above_a_started_matcher_holding_nothin
     assert "| 273 MiB per 100,000 workers (546 MiB for 200,000) |" in row
     # a run from before the ready base was measured has no such row
     assert report._ready_rows({k: mem[k] for k in list(mem)[:3]}, 200_000) == []
+
+
+def test_the_latency_run_says_whether_the_matcher_kept_up_with_the_rate():
+    lat = {"events_per_second": 100, "first_third_p50_ms": 60.0, "last_third_p50_ms": 2900.0,
+           "unread_at_end": 1450, "pace_eps": 71.4}
+    queued, pace = report._kept_up_rows(lat)
+    assert "| 60 / 2,900 ms; 1,450 |" in queued
+    assert "| 71 events/s | 100 events/s (the rate sent) | 0.71 |" in pace
+    # a run that never caught up within the wait, and one from before these figures
+    assert "| n/a events/s |" in report._kept_up_rows({**lat, "pace_eps": None})[1]
+    assert report._kept_up_rows({"events_per_second": 100}) == []
+
+
+def test_the_trend_splits_the_delays_by_when_the_vacancy_was_sent():
+    from tests.bench.matcher import _trend
+
+    sent = {f"v{i}": 100.0 + i for i in range(9)}  # one a second for 9 s
+    seen = {k: t + (0.05 if t < 103 else 2.0) for k, t in sent.items() if k != "v8"}
+    trend = _trend(sent, seen, start=100.0, seconds=9.0)
+    assert trend == {"first_third_p50_ms": pytest.approx(50.0),
+                     "last_third_p50_ms": pytest.approx(2000.0)}
