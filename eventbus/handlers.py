@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from eventbus.positions import POSITION
 from schemas.codec import Decoded
 from schemas.events.base import Event
+
+T = TypeVar("T")
 
 SEEN = "seen:"
 OUTBOX = "out:"
@@ -202,6 +204,48 @@ class HandlerTable:
         return () if entry is None else entry(tx, decoded, ctx)
 #: run once per partition at the end of each batch, for work a handler deferred
 AfterBatch = Callable[[StateTx, Context], Iterable[Output]]
+
+
+class Parsed(Generic[T]):
+    """Index: what ``parse`` makes of each record under ``prefix`` that was asked for
+    (an agreement's terms, a vacancy's view), following the records: a write of one
+    (or its rollback) drops its parse, so a parse held is always the one the record
+    stored now gives, and a record read again is not parsed again. A record ``parse``
+    makes None of (a closed vacancy) is not held."""
+
+    def __init__(self, prefix: str, parse: Callable[[Any], T | None]) -> None:
+        self.prefix = prefix
+        self.prefixes = (prefix,)
+        self._parse = parse
+        self._held: dict[str, T] = {}
+
+    def __contains__(self, key: str) -> bool:
+        """Whether a parse of the record under ``key`` is held."""
+        return key in self._held
+
+    def clear(self) -> None:
+        self._held.clear()
+
+    def apply(self, key: str, old: Any, new: Any) -> None:
+        if key.startswith(self.prefix):
+            self._held.pop(key, None)
+
+    def get(self, tx: StateTx, key: str) -> T | None:
+        """The parse of the record under ``key`` (None: no record, or parsed to None)."""
+        held = self._held.get(key)
+        if held is not None:
+            return held
+        record = tx.get(key)
+        return None if record is None else self.of(key, record)
+
+    def of(self, key: str, record: Any) -> T | None:
+        """The parse of ``record``, the record stored under ``key`` now."""
+        held = self._held.get(key)
+        if held is None:
+            held = self._parse(record)
+            if held is not None:
+                self._held[key] = held
+        return held
 
 
 class SecondaryIndex:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, cast
 
-from eventbus.handlers import Context, HandlerTable, Output, SecondaryIndex, StateTx
+from eventbus.handlers import Context, HandlerTable, Output, Parsed, SecondaryIndex, StateTx
 from schemas.codec import Decoded
 from schemas.envelope import derived_event_id
 from schemas.events import agreements as ag
@@ -37,33 +37,6 @@ def _agreement_destination(record: dict[str, Any]) -> list[str]:
     return [f"{record['p']}:{record['terms']['destination_country']}"]
 
 
-class AgreementTerms:
-    """Index: each agreement's terms, parsed once, following the ``agr:`` records: a
-    write of one (or its rollback) drops its parse, so a parse held is always the one
-    its stored record gives. Every vacancy is evaluated against its destination's
-    agreements, and validating their terms again each time was a tenth of the
-    matcher's time while a national roster's vacancies came in."""
-
-    prefixes = (AGR,)
-
-    def __init__(self) -> None:
-        self.parsed: dict[str, ag.AgreementRecorded] = {}
-
-    def clear(self) -> None:
-        self.parsed.clear()
-
-    def apply(self, key: str, old: Any, new: Any) -> None:
-        if key.startswith(AGR):
-            self.parsed.pop(key, None)
-
-    def of(self, key: str, record: dict[str, Any]) -> ag.AgreementRecorded:
-        """The terms of ``record``, the record stored under ``key`` now."""
-        terms = self.parsed.get(key)
-        if terms is None:
-            terms = self.parsed[key] = ag.AgreementRecorded.model_validate(record["terms"])
-        return terms
-
-
 class LegalityShard:
     def __init__(self, status_topic: str, market_topic: str) -> None:
         self.status_topic = status_topic
@@ -71,7 +44,10 @@ class LegalityShard:
         self.by_employer = SecondaryIndex(VAC, _vacancy_employer)
         self.vacancies_by_destination = SecondaryIndex(VAC, _vacancy_destination)
         self.agreements_by_destination = SecondaryIndex(AGR, _agreement_destination)
-        self.terms = AgreementTerms()
+        # every vacancy is evaluated against its destination's agreements: their terms
+        # are parsed once (validating them again each time was a tenth of the
+        # matcher's time while a national roster's vacancies came in)
+        self.terms: Parsed[ag.AgreementRecorded] = Parsed(AGR, _agreement_terms)
         self.handle = HandlerTable({
             ag.AgreementRecorded: self._on_agreement,
             ag.AgreementSuspended: self._on_agreement,
@@ -84,7 +60,7 @@ class LegalityShard:
         })
 
     @property
-    def indexes(self) -> tuple[SecondaryIndex | AgreementTerms, ...]:
+    def indexes(self) -> tuple[SecondaryIndex | Parsed[ag.AgreementRecorded], ...]:
         return (self.by_employer, self.vacancies_by_destination, self.agreements_by_destination,
                 self.terms)
 
@@ -150,7 +126,9 @@ class LegalityShard:
         for key in sorted(keys):
             record = tx.get(key)
             if record is not None and record["terms"]["destination_country"] == destination:
-                found.append(Agreement(self.terms.of(key, record), active=record["active"]))
+                terms = self.terms.of(key, record)
+                assert terms is not None  # terms always parse
+                found.append(Agreement(terms, active=record["active"]))
         return found
 
     def _evaluate(self, tx: StateTx, key: str, partition: int,
@@ -204,3 +182,7 @@ def _market_state(posted: va.VacancyPosted, result: Evaluation,
     return MarketVacancy(market=market_key(posted.destination_country, posted.isco_code),
                          vacancy=posted, status=result.status, closed_reason=reason,
                          agreement=slim)
+
+
+def _agreement_terms(record: dict[str, Any]) -> ag.AgreementRecorded:
+    return ag.AgreementRecorded.model_validate(record["terms"])

@@ -32,7 +32,15 @@ from typing import Any, cast
 
 import orjson
 
-from eventbus.handlers import Context, Handler, HandlerTable, Output, SecondaryIndex, StateTx
+from eventbus.handlers import (
+    Context,
+    Handler,
+    HandlerTable,
+    Output,
+    Parsed,
+    SecondaryIndex,
+    StateTx,
+)
 from schemas.codec import Decoded
 from schemas.envelope import derived_event_id
 from schemas.events import matches as mv
@@ -149,37 +157,6 @@ def worker_record(old: str | None, event: MarketWorker) -> str | None:
         exclude={"market"})
 
 
-class VacancyViews:
-    """Index: the parsed terms of each open vacancy asked for, following the ``vac:``
-    records: a write of one (or its rollback) drops its view, so a view held is always
-    the one its stored terms give, and is used without reading them again."""
-
-    prefixes = (VAC,)
-
-    def __init__(self) -> None:
-        self.views: dict[str, VacancyView] = {}
-
-    def clear(self) -> None:
-        self.views.clear()
-
-    def apply(self, key: str, old: Any, new: Any) -> None:
-        if key.startswith(VAC):
-            self.views.pop(key[len(VAC):], None)
-
-    def get(self, tx: StateTx, vacancy_id: str) -> VacancyView | None:
-        """The open vacancy with its terms, or None (closed ones are not held)."""
-        view = self.views.get(vacancy_id)
-        if view is not None:
-            return view
-        record = tx.get(VAC + vacancy_id)
-        if record is None:
-            return None
-        view = VacancyView.from_market(MarketVacancy.model_validate(record["state"]))
-        if view is not None:
-            self.views[vacancy_id] = view
-        return view
-
-
 class HeldCounter:
     """Index: how many matches hold a place (approved or accepted) per term, e.g. per
     vacancy or per quota key, following the ``m:`` records."""
@@ -277,7 +254,8 @@ class MarketShard:
         self.taken = HeldCounter(lambda r: r["vacancy_id"])
         self.board = OfferBoard(self.taken, _open_vacancy_market)
         self.used = HeldCounter(lambda r: _quota_term(r["quota"]))
-        self.views = VacancyViews()
+        #: the open vacancies asked for, their terms parsed once
+        self.views: Parsed[VacancyView] = Parsed(VAC, _vacancy_view)
         #: the stage's handlers; the event types it accepts are this table's
         self.handle = HandlerTable({kind: self._following_quota(handler) for kind, handler in (
             (MarketVacancy, self._on_vacancy), (MarketWorker, self._on_worker),
@@ -333,7 +311,7 @@ class MarketShard:
         yield from self._reconcile(tx, view, turn)
 
     def _view(self, tx: StateTx, vacancy_id: str) -> VacancyView | None:
-        return self.views.get(tx, vacancy_id)
+        return self.views.get(tx, VAC + vacancy_id)
 
     def _matches_of(self, tx: StateTx, vacancy_id: str) -> list[tuple[str, dict[str, Any]]]:
         found = [(k, tx.get(k)) for k in sorted(self.by_vacancy.keys(vacancy_id))]
@@ -625,3 +603,8 @@ def _withdrawal_reason(event: MarketWorker, worker: WorkerView | None,
     if Ineligible.NO_CONSENT in found:
         return WithdrawalReason.CONSENT_WITHDRAWN
     return WithdrawalReason.WORKER_NO_LONGER_ELIGIBLE
+
+
+def _vacancy_view(record: dict[str, Any]) -> VacancyView | None:
+    """The open vacancy with its terms (None: closed)."""
+    return VacancyView.from_market(MarketVacancy.model_validate(record["state"]))

@@ -3,7 +3,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from eventbus.handlers import DELETED, Indexes, SecondaryIndex, StateTx, covering
+from eventbus.handlers import DELETED, Indexes, Parsed, SecondaryIndex, StateTx, covering
 
 
 class FakeTable(dict):
@@ -161,3 +161,27 @@ def test_the_prefixes_a_recovery_reads_are_the_fewest_covering_every_index():
     assert Indexes((_Seen(("m:",)), _Seen())).prefixes is None
     assert covering(["a", "ab", "b", "a:", "ba", "c"]) == ("a", "b", "c")
     assert covering(["m:", "mw:", "m"]) == ("m",)
+
+
+def test_a_parse_is_made_once_and_always_the_one_the_stored_record_gives():
+    parses: list[dict] = []
+
+    def parse(record: dict) -> str | None:
+        parses.append(record)
+        return None if record["closed"] else f"terms {record['rev']}"
+
+    parsed = Parsed("vac:", parse)
+    table = FakeTable({"vac:a": {"rev": 1, "closed": False}, "vac:b": {"rev": 1, "closed": True}})
+    tx = StateTx(table, indexes=(parsed,))
+    assert parsed.get(tx, "vac:a") == parsed.get(tx, "vac:a") == "terms 1"
+    assert len(parses) == 1  # read again: not parsed again
+    tx.set("vac:a", {"rev": 2, "closed": False})  # a write drops the parse
+    assert parsed.get(tx, "vac:a") == "terms 2"
+    tx.rollback()  # and so does its rollback: the stored record again
+    assert parsed.get(tx, "vac:a") == "terms 1"
+    assert parsed.get(tx, "vac:b") is None and parsed.get(tx, "vac:c") is None
+    before = len(parses)
+    assert parsed.get(tx, "vac:b") is None
+    assert len(parses) == before + 1  # parsed to None: not held
+    parsed.clear()  # a recovery: nothing held survives it
+    assert parsed.get(tx, "vac:a") == "terms 1" and len(parses) == before + 2
