@@ -70,6 +70,7 @@ from tests.bench.measure import (
     records,
     records_written,
     rss_mib,
+    service_env,
     wait_for_lag,
     write_results,
 )
@@ -99,13 +100,6 @@ def roster_batches(roster: Roster, n_workers: int, n_vacancies: int, n_employers
         (WORKERS, records([roster.worker(i) for i in range(n_workers)])),
         (VACANCIES, records([roster.vacancy(i, n_employers) for i in range(n_vacancies)])),
     ]
-
-
-def service_env(bootstrap: str, prefix: str, var: Path, log_level: str = "WARNING"
-                ) -> dict[str, str]:
-    """The environment a service of the bench runs with: its broker, topics and files."""
-    return {"CIRCULAR_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "CIRCULAR_TOPIC_PREFIX": prefix,
-            "CIRCULAR_VAR_DIR": str(var), "CIRCULAR_LOG_LEVEL": log_level}
 
 
 def static_member(group_instance_id: str) -> dict[str, str]:

@@ -21,7 +21,7 @@ Record = tuple[bytes, bytes, list[tuple[str, bytes]]]
 PROGRESS_SECONDS = 60.0
 
 
-def records(events: list[Event]) -> list[Record]:
+def records(events: Sequence[Event]) -> list[Record]:
     out = []
     for e in events:
         enc = encode(e, source="/bench")
@@ -149,3 +149,10 @@ def wait_for_lag(bootstrap: str, group: str, topics: list[str],
             print(f"{group}: lag {lag} after {shown - started:.0f} s", flush=True)
         if time.monotonic() - started > limit:
             raise TimeoutError(f"{members[0].name} did not catch up in {limit:.0f} s")
+
+
+def service_env(bootstrap: str, prefix: str, var: Path, log_level: str = "WARNING"
+                ) -> dict[str, str]:
+    """The environment a service of the bench runs with: its broker, topics and files."""
+    return {"CIRCULAR_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "CIRCULAR_TOPIC_PREFIX": prefix,
+            "CIRCULAR_VAR_DIR": str(var), "CIRCULAR_LOG_LEVEL": log_level}

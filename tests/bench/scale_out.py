@@ -17,7 +17,13 @@ from typing import Any
 from eventbus.admin import ensure_topics
 from schemas.topics import MATCHER_APP, Topic, catalogue
 from tests.bench.baseline import produce
-from tests.bench.measure import Record, idle_rss_mib, peak_rss_mib, wait_for_lag
+from tests.bench.measure import (
+    Record,
+    idle_rss_mib,
+    peak_rss_mib,
+    service_env,
+    wait_for_lag,
+)
 from tests.support.processes import ServiceProcess
 
 
@@ -35,9 +41,8 @@ def run(bootstrap: str, backfill: list[tuple[Topic, list[Record]]], workers: int
     members = []
     for n in range(workers):
         home = var / f"scale-out-{n}"
-        env = {"CIRCULAR_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "CIRCULAR_TOPIC_PREFIX": prefix,
-               "CIRCULAR_VAR_DIR": str(home), "CIRCULAR_LOG_LEVEL": "WARNING"}
-        members.append(ServiceProcess(f"matcher-{n}", ["services.matcher"], env,
+        members.append(ServiceProcess(f"matcher-{n}", ["services.matcher"],
+                                      service_env(bootstrap, prefix, home),
                                       home / "matcher.log").start())
     idle = [idle_rss_mib(m.proc.pid) for m in members if m.proc is not None]
     try:

@@ -43,6 +43,7 @@ from tests.bench.measure import (
     peak_rss_mib,
     records,
     seconds_until,
+    service_env,
     wait_for_lag,
     write_results,
 )
@@ -56,7 +57,8 @@ FIRST_DAY = date(2027, 1, 1)
 
 def placements(count: int, seed: int = 5) -> tuple[list[Event], list[Event]]:
     rng = random.Random(seed)
-    accepted, departed = [], []
+    accepted: list[Event] = []
+    departed: list[Event] = []
     for n in range(count):
         accepted.append(mv.MatchAccepted(
             match_id=f"m{n}", vacancy_id=f"v{n % 5000}", worker_id=f"w{n}",
@@ -112,9 +114,7 @@ def main(argv: list[str] | None = None) -> int:
                            for topic in (name[MATCHES.name], name[MOVEMENTS.name]))
         events = 2 * args.placements
         var = Path(tempfile.mkdtemp(prefix="circular-bench-"))
-        env = {"CIRCULAR_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "CIRCULAR_TOPIC_PREFIX": prefix,
-               "CIRCULAR_VAR_DIR": str(var), "CIRCULAR_LOG_LEVEL": "WARNING",
-               "CIRCULAR_TRACKER_DAILY_TICK": "false"}
+        env = {**service_env(bootstrap, prefix, var), "CIRCULAR_TRACKER_DAILY_TICK": "false"}
         tracker = ServiceProcess("tracker", ["services.tracker"], env,
                                  var / "tracker.log").start()
         assert tracker.proc is not None
