@@ -252,10 +252,10 @@ class MarketShard:
         self.by_quota = SecondaryIndex(VAC, _open_vacancy_quota)
         self.vacancies = SecondaryIndex(VAC, _open_vacancy_market)
         self.taken = HeldCounter(lambda r: r["vacancy_id"])
-        self.board = OfferBoard(self.taken, _open_vacancy_market)
-        self.used = HeldCounter(lambda r: _quota_term(r["quota"]))
         #: the open vacancies asked for, their terms parsed once
         self.views: Parsed[VacancyView] = Parsed(VAC, _vacancy_view)
+        self.board = OfferBoard(self.taken, _open_vacancy_market, self.views)
+        self.used = HeldCounter(lambda r: _quota_term(r["quota"]))
         #: the stage's handlers; the event types it accepts are this table's
         self.handle = HandlerTable({kind: self._following_quota(handler) for kind, handler in (
             (MarketVacancy, self._on_vacancy), (MarketWorker, self._on_worker),
@@ -557,8 +557,7 @@ class MarketShard:
         years = worker.occupations.get(split_market(market)[1])
         if years is None:
             return
-        for vacancy_id in self.board.could_enter(market, years, worker.returned_on_time,
-                                                 worker.rehire_employers):
+        for vacancy_id in self.board.could_enter(market, worker, years):
             view = self._view(tx, vacancy_id)
             if view is None or view.vacancy_id in dirty or view.vacancy_id in held:
                 continue

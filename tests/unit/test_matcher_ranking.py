@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from schemas.codes import CefrLevel
 from services.matcher.domain.candidates import MarketIndex, naive_best
+from services.matcher.domain.openings import Openings
 from services.matcher.domain.proposals import capacity, plan
 from services.matcher.domain.scoring import Scored, score, score_value
 from tests.unit.matcher_factories import vacancy, worker
@@ -278,36 +279,11 @@ def test_the_index_follows_changes_rehires_and_any_number_of_skills(
     assert index.fallbacks == 0
 
 
-def test_entry_years_at_the_bar():
-    from services.matcher.domain.proposals import best_possible, entry_years
-
-    assert entry_years(None, 3, False) == 3  # room left: the minimum is enough
-    for back in (False, True):
-        for minimum in (0, 4):
-            for extra in range(0, 20):
-                bar = best_possible(extra, back)  # a proposal that scores exactly this
-                assert entry_years(bar, minimum, back) == minimum + extra  # a tie may enter
-                assert entry_years(bar + 1e-6, minimum, back) == minimum + extra + 1
-    assert entry_years(0.8, 0, True) is None  # only a re-hire scores above 0.79
-
-
-@settings(max_examples=300, deadline=None)
-@given(w=workers, v=vacancies, bar=st.floats(0, 1))
-def test_nobody_below_entry_years_reaches_the_bar(w, v, bar):
-    from services.matcher.domain.proposals import entry_years
-
-    has = w.occupations.get(v.isco_code, 0)
-    assume(has >= v.min_experience_years)  # the others are not eligible at all
-    years = entry_years(bar, v.min_experience_years, w.returned_on_time)
-    if score(w, v).score >= bar:
-        assert years is not None and has >= years
-
-
 def test_the_weights_are_set_in_one_place_for_the_rule_and_the_index(monkeypatch):
     """The vectorised search scores with the same weights as the pure rule: change
     them in :mod:`scoring` and both follow (the index finds its candidates by the
     columns, not by the full-scan fallback, whose scores would follow trivially)."""
-    from services.matcher.domain import proposals, scoring
+    from services.matcher.domain import scoring
 
     weights = (scoring.SKILLS_WEIGHT, scoring.EXPERIENCE_WEIGHT, scoring.RETURN_WEIGHT)
     assert abs(sum(weights) - 1) < 1e-12
@@ -330,5 +306,7 @@ def test_the_weights_are_set_in_one_place_for_the_rule_and_the_index(monkeypatch
         assert index.fallbacks == 0
         assert found == sorted((score(w, v) for w in roster), key=lambda s: s.rank_key)
         assert found[0].worker_id == first
-        assert proposals.best_possible(0, False) == round(
-            scoring.OTHERS_CEILING * skills, scoring.SCORE_DECIMALS)
+        openings = Openings()  # the offer board's columns: full at the best's score,
+        openings.set(v, found[0].score)  # only the best may enter
+        assert [w.worker_id for w in roster
+                if openings.candidates(w, w.occupations["6111"])] == [first]

@@ -9,13 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from services.matcher.domain.scoring import (
-    OTHERS_CEILING,
-    SCORE_DECIMALS,
-    Scored,
-    base,
-    experience_share,
-)
+from services.matcher.domain.scoring import Scored
 
 MIN_PROPOSALS = 5
 PER_POSITION = 3
@@ -43,27 +37,3 @@ def plan(live: Mapping[str, float], candidates: Sequence[Scored], limit: int) ->
     return Plan(propose=sorted((c for w, c in fresh.items() if w in kept),
                                key=lambda c: c.rank_key),
                 withdraw=sorted(w for w in live if w not in kept))
-
-
-#: years of experience a worker can list (the contracts' limit)
-MAX_EXPERIENCE_YEARS = 60
-
-
-def best_possible(extra_years: int, returned_on_time: bool) -> float:
-    """The highest score a worker who is not a re-hire of the vacancy's employer can
-    get with ``extra_years`` beyond the minimum: every required skill covered."""
-    weighted = base(1.0, experience_share(extra_years), float(returned_on_time))
-    return round(OTHERS_CEILING * weighted, SCORE_DECIMALS)
-
-
-def entry_years(bar: float | None, min_experience: int, returned_on_time: bool) -> int | None:
-    """The fewest years of experience with which a worker could still enter a
-    vacancy's proposals when the lowest of them scores ``bar`` (None: there is room,
-    any eligible worker enters). None when no experience is enough. Re-hires of the
-    vacancy's employer score above every bar and are not bound by this."""
-    if bar is None:
-        return min_experience
-    for years in range(min_experience, MAX_EXPERIENCE_YEARS + 1):
-        if best_possible(years - min_experience, returned_on_time) >= bar:
-            return years
-    return None
