@@ -254,7 +254,7 @@ class MarketShard:
         self.taken = HeldCounter(lambda r: r["vacancy_id"])
         #: the open vacancies asked for, their terms parsed once
         self.views: Parsed[VacancyView] = Parsed(VAC, _vacancy_view)
-        self.board = OfferBoard(self.taken, _open_vacancy_market, self.views)
+        self.board = OfferBoard(self.taken, _open_vacancy_market)
         self.used = HeldCounter(lambda r: _quota_term(r["quota"]))
         #: the stage's handlers; the event types it accepts are this table's
         self.handle = HandlerTable({kind: self._following_quota(handler) for kind, handler in (
@@ -557,7 +557,8 @@ class MarketShard:
         years = worker.occupations.get(split_market(market)[1])
         if years is None:
             return
-        for vacancy_id in self.board.could_enter(market, worker, years):
+        for vacancy_id in self.board.could_enter(market, worker, years,
+                                                 lambda v: self._view(tx, v)):
             view = self._view(tx, vacancy_id)
             if view is None or view.vacancy_id in dirty or view.vacancy_id in held:
                 continue

@@ -3,14 +3,15 @@ left as columns (:class:`Openings`), so a worker who arrives is checked against 
 of them at once and then only against the few whose rules it meets and whose
 proposals it could enter, not against every vacancy of its market one at a time.
 
-It follows the ``vac:`` records (which vacancies are open, their terms, parsed once
-by the shard's ``views``) and the ``m:`` records (each vacancy's unreviewed
-proposals and their scores) and works out a changed vacancy's row lazily, when its
-market is next asked about. It only narrows the search: every vacancy it names is
-still checked by the rules."""
+It follows the ``vac:`` records (which vacancies are open, in which market) and the
+``m:`` records (each vacancy's unreviewed proposals and their scores) and works out
+a changed vacancy's row lazily, when its market is next asked about, with the terms
+the caller reads for it (parsed once by the shard; the board keeps no record). It
+only narrows the search: every vacancy it names is still checked by the rules."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from schemas.events.matches import MatchStatus
@@ -24,14 +25,12 @@ VAC, MATCH = "vac:", "m:"
 class OfferBoard:
     prefixes = (MATCH, VAC)
 
-    def __init__(self, taken: Any, open_market: Any, views: Any) -> None:
+    def __init__(self, taken: Any, open_market: Any) -> None:
         """``taken``: positions held per vacancy (an index with ``get``);
-        ``open_market``: the markets a ``vac:`` record is open for a worker in;
-        ``views``: the vacancies' parsed terms (an index with ``of(key, record)``)."""
+        ``open_market``: the markets a ``vac:`` record is open for a worker in."""
         self._taken = taken
         self._open_market = open_market
-        self._views = views
-        self._open: dict[str, tuple[str, Any]] = {}  # vacancy -> market, its record
+        self._open: dict[str, str] = {}  # open vacancy -> its market
         self._live: dict[str, dict[str, float]] = {}  # vacancy -> worker -> score
         self._dirty: dict[str, set[str]] = {}  # market -> vacancies to look at again
         self._markets: dict[str, Openings] = {}
@@ -49,9 +48,9 @@ class OfferBoard:
             vacancy_id = key[len(VAC):]
             previous = self._open.pop(vacancy_id, None)
             if previous is not None:
-                self._touch(previous[0], vacancy_id)
+                self._touch(previous, vacancy_id)
             if new is not None and self._open_market(new):
-                self._open[vacancy_id] = (new["market"], new)
+                self._open[vacancy_id] = new["market"]
                 self._touch(new["market"], vacancy_id)
 
     def _follow_match(self, record: dict[str, Any], add: bool) -> None:
@@ -80,21 +79,22 @@ class OfferBoard:
         live = self._live.get(vacancy_id)
         return live is not None and len(live) == limit and score < min(live.values())
 
-    def could_enter(self, market: str, worker: WorkerView, years: int) -> list[str]:
+    def could_enter(self, market: str, worker: WorkerView, years: int,
+                    view_of: Callable[[str], VacancyView | None]) -> list[str]:
         """The open vacancies of ``market`` (with a position left) whose rules
         ``worker``, with ``years`` of experience in its occupation, may meet and whose
-        proposals it could enter, sorted."""
-        self._refresh(market)
+        proposals it could enter, sorted. ``view_of``: an open vacancy's terms now."""
+        self._refresh(market, view_of)
         openings = self._markets.get(market)
         return [] if openings is None else openings.candidates(worker, years)
 
-    def _refresh(self, market: str) -> None:
+    def _refresh(self, market: str, view_of: Callable[[str], VacancyView | None]) -> None:
         dirty = self._dirty.pop(market, ())
         if not dirty:
             return
         openings = self._markets.setdefault(market, Openings())
         for vacancy_id in dirty:
-            view = self._open_view(market, vacancy_id)
+            view = view_of(vacancy_id) if self._open.get(vacancy_id) == market else None
             limit = 0 if view is None else capacity(view.positions,
                                                     self._taken.get(vacancy_id))
             if view is None or not limit:
@@ -105,10 +105,3 @@ class OfferBoard:
             openings.set(view, min(live.values()) if len(live) == limit else None)
         if not openings:
             del self._markets[market]
-
-    def _open_view(self, market: str, vacancy_id: str) -> VacancyView | None:
-        found = self._open.get(vacancy_id)
-        if found is None or found[0] != market:
-            return None
-        view: VacancyView | None = self._views.of(VAC + vacancy_id, found[1])
-        return view

@@ -5,7 +5,6 @@ nothing at all."""
 from hypothesis import given
 from hypothesis import strategies as st
 
-from eventbus.handlers import Parsed
 from services.matcher.domain.proposals import plan
 from services.matcher.domain.scoring import Scored
 from services.matcher.market_stage import HeldCounter
@@ -13,8 +12,7 @@ from services.matcher.offer_board import OfferBoard
 
 
 def board_with(live: dict[str, float]) -> OfferBoard:
-    board = OfferBoard(HeldCounter(lambda r: r["vacancy_id"]), lambda record: None,
-                       Parsed("vac:", lambda record: None))
+    board = OfferBoard(HeldCounter(lambda r: r["vacancy_id"]), lambda record: None)
     for worker_id, value in live.items():
         board.apply(f"m:{worker_id}", None, {
             "vacancy_id": "v1", "worker_id": worker_id, "market": "DE-6111",
