@@ -126,8 +126,7 @@ class LegalityShard:
         for key in sorted(keys):
             record = tx.get(key)
             if record is not None and record["terms"]["destination_country"] == destination:
-                terms = self.terms.of(key, record)
-                assert terms is not None  # terms always parse
+                terms = cast(ag.AgreementRecorded, self.terms.of(key, record))  # never None
                 found.append(Agreement(terms, active=record["active"]))
         return found
 
