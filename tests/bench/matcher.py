@@ -37,7 +37,6 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -195,8 +194,7 @@ def faust_ceiling(env: dict[str, str], var: Path, total: int, topics: list[str])
 
 def latency(bootstrap: str, prefix: str, roster: Roster, n_employers: int, rate: int,
             seconds: int, first_worker: int, first_vacancy: int, group: str,
-            topics: list[str], lag_of: Callable[[str, str, list[str]], int | None] = group_lag
-            ) -> dict[str, Any]:
+            topics: list[str]) -> dict[str, Any]:
     matches = MATCHES.prefixed(prefix).name
     status = VACANCY_STATUS.prefixed(prefix).name
     consumer = KafkaConsumer(matches, status, bootstrap_servers=bootstrap,
@@ -235,12 +233,12 @@ def latency(bootstrap: str, prefix: str, roster: Roster, n_employers: int, rate:
     sent_for = time.monotonic() - start
     # whether the matcher kept up: what it had not read when the sending stopped, and
     # how long it took to read the rest (its pace at this roster's full size)
-    backlog = lag_of(bootstrap, group, topics)
+    backlog = group_lag(bootstrap, group, topics)
     caught_up = None
     deadline = time.monotonic() + DRAIN_SECONDS
     while time.monotonic() < deadline:
         _drain(consumer, first_proposal, evaluated, 1000)  # a lag read a second at most
-        if caught_up is None and lag_of(bootstrap, group, topics) == 0:
+        if caught_up is None and group_lag(bootstrap, group, topics) == 0:
             caught_up = time.monotonic() - start
             deadline = min(deadline, time.monotonic() + 2)
     producer.close()
