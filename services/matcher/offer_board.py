@@ -92,7 +92,9 @@ class OfferBoard:
         dirty = self._dirty.pop(market, ())
         if not dirty:
             return
-        openings = self._markets.setdefault(market, Openings())
+        openings = self._markets.get(market)
+        if openings is None:
+            openings = self._markets[market] = Openings()
         for vacancy_id in dirty:
             view = view_of(vacancy_id) if self._open.get(vacancy_id) == market else None
             limit = 0 if view is None else capacity(view.positions,

@@ -76,9 +76,6 @@ class Openings:
     def __len__(self) -> int:
         return len(self._views)
 
-    def __contains__(self, vacancy_id: str) -> bool:
-        return vacancy_id in self._views
-
     def set(self, view: VacancyView, bar: float | None) -> None:
         """``view`` open with a position left; ``bar``: the lowest score of its
         proposals when they are as many as it keeps (None: room left, or more)."""
