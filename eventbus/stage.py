@@ -104,6 +104,13 @@ MAX_STAGED_PER_COMMIT = 2_000
 OFFSETS_TIMEOUT_SECONDS = 10.0
 
 
+def _written_order(entry: tuple[str, dict[str, Any]]) -> tuple[float, int]:
+    """An outbox entry's place in the order the stage wrote them: its batch's commit
+    time (none for an entry written before it was kept: first), then its chunk."""
+    key, value = entry
+    return float(value.get("t", 0.0)), int(key.rsplit(":", 1)[1])
+
+
 def _stored(record: dict[str, Any]) -> dict[str, Any]:
     """An output as the outbox keeps it: the envelope in a compact list."""
     env = record["envelope"]
@@ -414,8 +421,10 @@ class Stage:
     def _commit_handled(self, partition: int, batch: _PartitionBatch, now: float) -> None:
         self.stats.outputs += len(batch.records)
         for key, records in self._chunks(partition, batch):
-            self._write(partition, key, {"p": partition, "records": [_stored(r)
-                                                                    for r in records]})
+            # "t": when it was written, so a recovery publishes what a crash left in the
+            # order it was first published (its keys sort by event id, not by time)
+            self._write(partition, key, {"p": partition, "t": now,
+                                         "records": [_stored(r) for r in records]})
         for key, value in batch.tx.writes():  # indexes already follow these writes
             self._write(partition, key, None if value is DELETED else value, index=False)
         seen_key = f"{SEEN}{partition}:{batch.ids[0]}"
@@ -601,7 +610,7 @@ class Stage:
         await self._start_unread(assigned)
         self._processed.recover(markers)
         del markers  # its keyed ids, now in the processed ids' columns
-        for key, value in pending:
+        for key, value in sorted(pending, key=_written_order):
             self.stats.resent += len(value["records"])
             await self._publish(key, int(value["p"]), value["records"])
         await self._flush_changelog()

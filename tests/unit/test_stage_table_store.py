@@ -178,3 +178,20 @@ def test_a_recovery_reads_only_the_keys_its_indexes_and_the_stage_follow(tmp_pat
     read = [r.keys for r in caplog.records if r.getMessage() == "stage recovered"]
     # two days, the outbox entry, the processed-id marker, the position: not the notes
     assert read == [5]
+
+
+def test_what_a_crash_left_in_the_outbox_is_published_again_in_the_order_written():
+    """An entry's key carries its batch's first event id, so the keys sort by id: a
+    recovery that published them in key order put a proposal after the withdrawal
+    that followed it. Entries now go out by their batch's commit time, then chunk; an
+    entry from before the time was kept goes first."""
+    from eventbus.stage import _written_order
+
+    left = [("out:0:zz-first:0", {"p": 0, "t": 100.0}),
+            ("out:0:zz-first:1", {"p": 0, "t": 100.0}),
+            ("out:0:aa-second:0", {"p": 0, "t": 100.5}),
+            ("out:0:mm-older:0", {"p": 0})]
+    assert [k for k, _ in sorted(left)] == [  # key order: the second batch first
+        "out:0:aa-second:0", "out:0:mm-older:0", "out:0:zz-first:0", "out:0:zz-first:1"]
+    assert [k for k, _ in sorted(left, key=_written_order)] == [
+        "out:0:mm-older:0", "out:0:zz-first:0", "out:0:zz-first:1", "out:0:aa-second:0"]
