@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.codes import CefrLevel
-from services.matcher.domain.candidates import ROUNDING_SLACK
+from services.matcher.domain.candidates import ROUNDING_SLACK, SKILL_BITS
 from services.matcher.domain.eligibility import failures
-from services.matcher.domain.openings import SKILL_BITS, Openings
+from services.matcher.domain.openings import Openings
 from services.matcher.domain.scoring import score_value
 from tests.unit.matcher_factories import vacancy, worker
 

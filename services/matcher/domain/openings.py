@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from services.matcher.domain.candidates import ROUNDING_SLACK
+from services.matcher.domain.candidates import ROUNDING_SLACK, SKILL_BITS
 from services.matcher.domain.columns import NOT_LISTED
 from services.matcher.domain.eligibility import language_needs
 from services.matcher.domain.scoring import (
@@ -36,10 +36,7 @@ from services.matcher.domain.scoring import (
 )
 from services.matcher.domain.views import VacancyView, WorkerView
 
-#: distinct required skills of a market a mask holds (a vacancy asking for another
-#: is always named)
-SKILL_BITS = 63
-NO_BAR = -np.inf
+NO_BAR = -np.inf  # the bar of a vacancy with room left: every score reaches it
 
 
 @dataclass
