@@ -16,6 +16,7 @@ import os
 import shutil
 import signal
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -65,11 +66,66 @@ def run(settings: GatewaySettings, factory: str = APP) -> None:
     from uvicorn.supervisors import Multiprocess
 
     config = _TcpConfig(factory, factory=True, workers=workers, **options)
+    reserved = None
     try:
-        Multiprocess(config, sockets=[config.bind_socket()]).run()
+        if sys.platform == "linux":
+            reserved = _reserve_port(settings.gateway_host, settings.gateway_port)
+            listeners: list[Any] = [OwnListener(reserved.family, reserved.getsockname())]
+        else:  # one socket shared by all: served, but not spread evenly
+            listeners = [config.bind_socket()]
+        Multiprocess(config, sockets=listeners).run()
     finally:
+        if reserved is not None:
+            reserved.close()
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _reuse_port_socket(family: socket.AddressFamily) -> socket.socket:
+    """A TCP socket (protocol given, so asyncio sets ``TCP_NODELAY`` on what it
+    accepts; see :class:`_TcpConfig`) that may share its port with the API's others."""
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    return sock
+
+
+def _reserve_port(host: str, port: int) -> socket.socket:
+    """The supervisor's hold on the port: bound, never listening, so the kernel hands
+    it no connection, a port in use fails here at once (not in each process, again and
+    again), and nothing else binds it while the processes come and go."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = _reuse_port_socket(family)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _listen(family: socket.AddressFamily, address: tuple[Any, ...]) -> socket.socket:
+    sock = _reuse_port_socket(family)
+    sock.bind(address)
+    return sock
+
+
+class OwnListener:
+    """Stands in, in the supervisor, for the listening socket of each API process: it
+    is sent to a process as uvicorn sends its shared socket, and arrives there as a
+    socket of that process's own, bound to the same port with ``SO_REUSEPORT``
+    (:meth:`__reduce__`; uvicorn passes the same list to every process it starts or
+    restarts). The kernel then spreads new connections over the processes by a hash
+    of their addresses. With one socket shared by all, the first process to wake
+    accepts every connection waiting (asyncio accepts up to its backlog at a time): 16
+    connections opened at once all went to one process of two, which served the
+    bench's mixed load alone (``tests/integration/test_gateway_processes.py``)."""
+
+    def __init__(self, family: socket.AddressFamily, address: tuple[Any, ...]) -> None:
+        self.family, self.address = family, address
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _listen, (self.family, self.address)
 
 
 class _TcpConfig(uvicorn.Config):

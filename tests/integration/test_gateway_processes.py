@@ -4,8 +4,11 @@ created once, the process that loses the race finds it), all serve, and a scrape
 ``/metrics`` from any of them counts the requests of all."""
 
 import re
+import socket
 import time
+from collections import Counter
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import create_engine, select, text
@@ -40,6 +43,28 @@ def alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def connections_by_process(port: int, pids: list[int]) -> Counter[int]:
+    """How many established TCP connections to ``port`` each of ``pids`` holds (read
+    from ``/proc``: the sockets' inodes in ``/proc/net/tcp*``, then in each process's
+    descriptors)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "01":
+                inodes.add(fields[9])
+    held: Counter[int] = Counter()
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            try:
+                target = fd.readlink().as_posix()
+            except OSError:
+                continue
+            if target.startswith("socket:[") and target[8:-1] in inodes:
+                held[pid] += 1
+    return held
 
 
 def healthz_count(metrics: str) -> float:
@@ -89,6 +114,35 @@ def test_two_api_processes_share_the_port_the_admin_and_the_metrics(system):
     assert sorted(took)[15] < 0.02, sorted(took)
     assert "Application startup failed" not in api.log()
     assert "Traceback" not in api.log()
+
+
+def test_a_burst_of_connections_is_served_by_every_api_process(system):
+    """Clients that open their connections at once (a load balancer's pool, a bench's
+    16 keep-alive connections) are spread over the processes: with one socket shared
+    by all, the first process to wake accepted the whole burst and the others idled
+    (seen in issue 16's bench: one process did every write of the mixed load)."""
+    system.extra_env["CIRCULAR_API_WORKERS"] = str(WORKERS)
+    system.start("api")
+    api = system.processes["api"]
+    assert api.proc is not None
+    wait_for(lambda: api.log().count("Application startup complete") >= WORKERS,
+             timeout=60, what="every API process started")
+    address = urlsplit(system.url)
+    host, port = address.hostname or "127.0.0.1", address.port or 80
+    clients = [socket.create_connection((host, port), timeout=10) for _ in range(16)]
+    try:
+        for client in clients:
+            client.sendall(f"GET /healthz HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+        for client in clients:
+            assert client.recv(65536).startswith(b"HTTP/1.1 200")
+        held = connections_by_process(port, workers_of(api.proc.pid))
+    finally:
+        for client in clients:
+            client.close()
+    assert sum(held.values()) == len(clients), held
+    # each connection goes to a process by a hash of its addresses: 16 all to one of
+    # two processes by chance is 2 in 65,536
+    assert len(held) == WORKERS, held
 
 
 def test_api_processes_stop_with_their_supervisor(system):
