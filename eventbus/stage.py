@@ -21,7 +21,8 @@ transaction):
    outputs of the batch (``out:<p>:<id>``, a write-ahead outbox), the state writes
    (each key once, with its last value), the ids processed (``seen:<p>:<id>``), the
    position (``pos:<p>``);
-5. the outputs are published; once Kafka acknowledged them all, ``out:`` is deleted.
+5. the outputs are published; once Kafka acknowledged them all, and all of the
+   partition's earlier entries were deleted, ``out:`` is deleted.
 
 With the RocksDB table store (:mod:`eventbus.tablestore`) the state is read and
 written through a view of the record's partition; the store writes a batch's state to
@@ -156,6 +157,16 @@ class _PartitionBatch:
 
 
 @dataclass
+class _Delivery:
+    """An outbox entry being published: ``delivered`` once Kafka acknowledged all its
+    records, ``failed`` if one of them was refused."""
+
+    key: str
+    delivered: bool = False
+    failed: bool = False
+
+
+@dataclass
 class Stage:
     """Binds input topics to a handler and a table. Build it in the composition root,
     then :meth:`install` it on the app (creates the agent)."""
@@ -185,6 +196,8 @@ class Stage:
     _recoveries: int = 0
     _flushing: asyncio.Lock | None = None
     _unacknowledged: deque[asyncio.Future[Any]] = field(default_factory=deque)
+    #: each partition's outbox entries being published, in the order written
+    _delivering: dict[int, deque[_Delivery]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.cursor = Cursor(self.name, positions.of(self.app))
@@ -556,17 +569,36 @@ class Stage:
             )
             futures.append(asyncio.ensure_future(fut))
 
+        delivery = _Delivery(outbox_key)
+        self._delivering.setdefault(partition, deque()).append(delivery)
+
         def done(_: Any) -> None:
-            delivered = all(f.done() and not f.cancelled() and f.exception() is None
-                            for f in futures)
-            if delivered and self._owns(partition) \
-                    and outbox_key in self._state(partition):
-                # the tombstone goes out with the next batch's changelog writes; until
-                # then a crash only means the entry is published again
-                self._write(partition, outbox_key, None)
+            if all(f.done() and not f.cancelled() and f.exception() is None
+                   for f in futures):
+                delivery.delivered = True
+            else:
+                delivery.failed = True
+                log.warning("an output was not delivered: its outbox entry and the "
+                            "partition's later ones stay until a recovery publishes them",
+                            extra={"stage": self.name, "partition": partition})
+            self._tombstone_delivered(partition)
 
         gathered = asyncio.gather(*futures, return_exceptions=True)
         gathered.add_done_callback(done)
+
+    def _tombstone_delivered(self, partition: int) -> None:
+        """Delete the partition's delivered outbox entries, oldest first, up to the
+        first not delivered yet: a later entry is never deleted while an earlier one
+        stays, so a crash never leaves an earlier batch's outputs to be published again
+        after a later batch's, which had already gone out (on another topic or
+        partition, the earlier one's records may not all be acknowledged when the
+        later one's are). The tombstones go out with the next batch's changelog writes;
+        until then a crash only means the entries are published again."""
+        waiting = self._delivering.get(partition)
+        while waiting and waiting[0].delivered:
+            key = waiting.popleft().key
+            if self._owns(partition) and key in self._state(partition):
+                self._write(partition, key, None)
 
     async def _dead_letter(self, event: EventT, headers: list[tuple[str, bytes]], reason: str,
                            ctx: Context) -> None:
@@ -591,6 +623,7 @@ class Stage:
         keys = 0
         self._processed.clear()
         self._indexes.clear()
+        self._delivering.clear()  # what was being published is published again below
         pending = []
         markers = processed.Recovery()
         reached: dict[int, dict[str, Any]] = {}
