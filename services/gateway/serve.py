@@ -32,13 +32,6 @@ from services.gateway.settings import GatewaySettings
 
 #: the gateway's app factory, as uvicorn imports it in each process
 APP = "services.gateway.serve:app_from_environment"
-#: how long a thread of an API process may hold the GIL while another waits for it
-#: (CPython's default: 5 ms). Under load the event loop is seldom idle, so a request
-#: in the thread pool waited up to that long for the GIL again after each database
-#: call (SQLite releases it), holding the write lock meanwhile if it writes. Measured
-#: (issue 16's bench, 30 s phases, one run each, 5 ms then 0.5 ms): the mixed load 399
-#: then 442 requests/s; ``POST /vacancies`` p99 242 then 178 ms.
-GIL_SWITCH_SECONDS = 0.0005
 
 
 def app_from_environment() -> FastAPI:
@@ -47,7 +40,6 @@ def app_from_environment() -> FastAPI:
     from services.gateway.app import create_app
 
     settings = GatewaySettings()
-    sys.setswitchinterval(GIL_SWITCH_SECONDS)
     configure("gateway-api", settings.log_level, settings.library_log_level)
     if settings.api_processes() > 1:
         _stop_when_orphaned(os.getppid())

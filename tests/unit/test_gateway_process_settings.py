@@ -1,7 +1,6 @@
 """How many API processes and database connections the gateway uses when not told,
 and the development signing key shared by API processes that start at once."""
 
-import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -50,19 +49,3 @@ def test_processes_starting_at_once_share_one_development_key(tmp_path):
     assert len(keys) == 1 and len(keys.pop()) >= 32
     assert [p.name for p in tmp_path.iterdir()] == ["jwt-secret"]
     assert (tmp_path / "jwt-secret").stat().st_mode & 0o077 == 0
-
-
-def test_an_api_process_hands_the_gil_on_sooner(monkeypatch):
-    """Each API process (what uvicorn builds through the factory) switches threads
-    every 0.5 ms, not CPython's 5 ms, so the thread pool's requests do not queue for the
-    event loop's GIL after each database call."""
-    from services.gateway import app, serve
-
-    monkeypatch.setattr(serve, "configure", lambda *_: None)
-    monkeypatch.setattr(app, "create_app", lambda settings: settings)
-    before = sys.getswitchinterval()
-    try:
-        assert isinstance(serve.app_from_environment(), GatewaySettings)
-        assert sys.getswitchinterval() == pytest.approx(serve.GIL_SWITCH_SECONDS)
-    finally:
-        sys.setswitchinterval(before)
