@@ -33,15 +33,21 @@ async def settle():
         await asyncio.sleep(0)
 
 
+async def two_batches(stage, app):
+    """Two batches handled, each with one output in flight; their outbox entries."""
+    await stage.process_batch([record(0, 0, 2)])
+    await stage.process_batch([record(1, 1, 2)])
+    written = outbox(stage)
+    assert len(written) == 2 and len(app.deliveries) == 2
+    return written
+
+
 def test_a_later_entry_waits_for_the_earlier_ones_to_be_delivered():
     app = App()
     stage, _ = make_stage(app)
 
     async def run():
-        await stage.process_batch([record(0, 0, 2)])
-        await stage.process_batch([record(1, 1, 2)])
-        written = outbox(stage)
-        assert len(written) == 2 and len(app.deliveries) == 2
+        written = await two_batches(stage, app)
         app.deliveries[1].set_result(None)  # the later batch's output acknowledged first
         await settle()
         after_later = outbox(stage)
@@ -59,9 +65,7 @@ def test_an_entry_whose_output_was_refused_stays_and_holds_back_the_later_ones(c
     stage, _ = make_stage(app)
 
     async def run():
-        await stage.process_batch([record(0, 0, 2)])
-        await stage.process_batch([record(1, 1, 2)])
-        written = outbox(stage)
+        written = await two_batches(stage, app)
         app.deliveries[0].set_exception(TimeoutError("not acknowledged"))
         app.deliveries[1].set_result(None)
         await settle()
