@@ -159,11 +159,10 @@ class _PartitionBatch:
 @dataclass
 class _Delivery:
     """An outbox entry being published: ``delivered`` once Kafka acknowledged all its
-    records, ``failed`` if one of them was refused."""
+    records (never, if one of them was refused)."""
 
     key: str
     delivered: bool = False
-    failed: bool = False
 
 
 @dataclass
@@ -577,7 +576,6 @@ class Stage:
                    for f in futures):
                 delivery.delivered = True
             else:
-                delivery.failed = True
                 log.warning("an output was not delivered: its outbox entry and the "
                             "partition's later ones stay until a recovery publishes them",
                             extra={"stage": self.name, "partition": partition})
