@@ -201,6 +201,65 @@ def test_a_failing_projection_dead_letters_only_its_event(sessions):
     assert p.applied == 1
 
 
+def test_a_row_the_api_changes_while_a_chunk_is_folded_is_folded_again(sessions,
+                                                                         monkeypatch):
+    """The chunk is folded before the projector takes the write lock. The employer
+    closes the vacancy in between (the API commits after the fold read the row): the
+    stream must tell the vacancy's true status, closed, and the verdict still lands."""
+    from services.gateway.projections import consumer
+    from services.gateway.stream.models import Change
+
+    add_vacancy(sessions)
+    real_claim = consumer.claim
+
+    def api_closes_the_vacancy_first(session, items):
+        with sessions() as api:
+            api.get(Vacancy, "v1").closed = True
+            api.commit()
+        return real_claim(session, items)
+
+    monkeypatch.setattr(consumer, "claim", api_closes_the_vacancy_first)
+    p = in_process(sessions)
+    p.apply_batch(records_of("circular.vacancy-status", [(VacancyEvaluated(
+        vacancy_id="v1", employer_id="e1", agreement_id="a", status=Verdict.OPEN), "ev-1")]),
+        None)
+    assert p.applied == 1
+    with sessions() as s:
+        vacancy = s.get(Vacancy, "v1")
+        assert (vacancy.verdict, vacancy.closed) == ("open", True)
+        assert s.scalars(select(Change.status).where(Change.entity_id == "v1")).all() == [
+            "closed"]
+
+
+def test_an_event_another_projector_applies_meanwhile_is_not_folded_twice(sessions,
+                                                                          monkeypatch):
+    """Two projectors hold the same records for a moment in a rebalance. One claims an
+    event after the other folded it but before it took the lock: the event is applied
+    once (one match, one timeline entry), and the rest of the chunk applies."""
+    from services.gateway.matches.models import Match
+    from services.gateway.projections import consumer
+    from services.gateway.timeline.models import TimelineEntry
+
+    add_vacancy(sessions)
+    real_claim = consumer.claim
+    batch = records_of("circular.matches", [(proposed(f"w{n}"), f"ev-{n}") for n in range(3)])
+
+    def the_other_projector_applies_ev_1_first(session, items):
+        monkeypatch.setattr(consumer, "claim", real_claim)
+        other = in_process(sessions)
+        other.apply_batch({tp: rs[1:2] for tp, rs in batch.items()}, None)
+        assert other.applied == 1
+        return real_claim(session, items)
+
+    monkeypatch.setattr(consumer, "claim", the_other_projector_applies_ev_1_first)
+    p = in_process(sessions)
+    p.apply_batch(batch, None)
+    assert p.applied == 2
+    with sessions() as s:
+        assert sorted(s.scalars(select(Match.worker_id))) == ["w0", "w1", "w2"]
+        assert sorted(s.scalars(select(TimelineEntry.event_id))) == ["ev-0", "ev-1", "ev-2"]
+
+
 def test_an_event_the_database_refuses_is_dead_lettered_alone(sessions):
     """A placement that names a match another placement has (a unique column): the
     database refuses the chunk; its events are applied again one by one, in savepoints,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from kafka import KafkaConsumer, KafkaProducer
@@ -26,7 +26,7 @@ from kafka.errors import (
     RebalanceInProgressError,
     UnknownMemberIdError,
 )
-from sqlalchemy import Table, delete
+from sqlalchemy import Table, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -36,7 +36,7 @@ from schemas.codec import Decoded, DecodeError, decode
 from schemas.events.base import Event
 from services.gateway.database.core import Base, is_transient, utcnow
 from services.gateway.placements.models import Placement, ReturnRegistration
-from services.gateway.projections.fold import Fold, Projection
+from services.gateway.projections.fold import IN_CHUNK, Fold, Projection, in_chunks
 from services.gateway.projections.models import ConsumerLag, ProcessedEvent
 from services.gateway.stream import service as changes
 from services.gateway.timeline import service as timeline
@@ -320,25 +320,53 @@ class Outcome:
 def apply_events(session: Session, items: Sequence[Item],
                  projections: Mapping[type[Event], Projection]) -> Outcome:
     """Fold ``items`` into the read models in the caller's transaction, in order, each
-    event id at most once. One statement claims the ids in ``processed_events``
-    (``INSERT ... ON CONFLICT DO NOTHING RETURNING``: the ids it returns are new; on
-    SQLite, being a write, it also takes the write lock, so what follows reads and
-    writes under it); the new events are folded in memory (a :class:`Fold`) and
-    written with a few Core statements. An event whose projection raises is dropped
-    with its claim; the others apply. Events nobody projects are skipped and not
-    recorded."""
+    event id at most once (``processed_events``). An event whose projection raises is
+    dropped with its claim; the others apply. Events nobody projects are skipped and
+    not recorded.
+
+    The events not applied before are folded in memory (a :class:`Fold`) before their
+    ids are claimed (``INSERT ... ON CONFLICT DO NOTHING RETURNING``). On SQLite the
+    claim, the first write, takes the write lock, so the reads and the folding run
+    without it, and the lock is held only to claim, check and write. The check, under
+    the lock: if every id claimed was new and every row the fold read is still as it
+    read it, the fold is written as it is; else (the API changed a row it read, or
+    another consumer applied one of the events meanwhile) the events are folded again
+    under the lock."""
     todo: dict[str, tuple[Item, Projection]] = {}
     for item in items:
         projection = projections.get(type(item.decoded.event))
         if projection is not None:
             todo.setdefault(item.decoded.envelope.id, (item, projection))
-    outcome = Outcome()
-    if not todo:
-        return outcome
-    fresh = claim(session, [item for item, _ in todo.values()])
+    unseen = set(todo) - processed_among(session, list(todo))
+    if not unseen:
+        return Outcome()
+    folded = _fold(session, todo, unseen)
+    fresh = claim(session, [item for event_id, (item, _) in todo.items() if event_id in unseen])
+    if fresh != unseen or not folded.fold.still_as_read():
+        folded = _fold(session, todo, fresh)
+    for (item, _), exc in zip(folded.outcome.failed, folded.outcome.errors, strict=True):
+        log.error("projection failed", exc_info=exc,
+                  extra={"event_id": item.decoded.envelope.id})
+    if folded.dropped:
+        session.execute(delete(ProcessedEvent).where(
+            ProcessedEvent.event_id.in_(folded.dropped)))
+    folded.fold.write()
+    return folded.outcome
+
+
+@dataclass
+class _Folded:
+    fold: Fold
+    outcome: Outcome
+    dropped: list[str]  # the ids of the events whose projection raised
+
+
+def _fold(session: Session, todo: Mapping[str, tuple[Item, Projection]],
+          fresh: Collection[str]) -> _Folded:
+    """The ``fresh`` events of ``todo``, in order, folded in memory: nothing written."""
     fold = Fold(session)
     prefetch(fold, [item.decoded.event for eid, (item, _) in todo.items() if eid in fresh])
-    dropped = []
+    folded = _Folded(fold, Outcome(), [])
     for event_id, (item, projection) in todo.items():
         if event_id not in fresh:
             continue
@@ -349,16 +377,21 @@ def apply_events(session: Session, items: Sequence[Item],
         except SQLAlchemyError:
             raise
         except Exception as exc:  # a projection bug must not stop the read models
-            log.exception("projection failed", extra={"event_id": event_id})
-            outcome.failed.append((item, f"projection error: {exc!r}"))
-            outcome.errors.append(exc)
-            dropped.append(event_id)
+            folded.outcome.failed.append((item, f"projection error: {exc!r}"))
+            folded.outcome.errors.append(exc)
+            folded.dropped.append(event_id)
             continue
-        outcome.applied += 1
-    if dropped:
-        session.execute(delete(ProcessedEvent).where(ProcessedEvent.event_id.in_(dropped)))
-    fold.write()
-    return outcome
+        folded.outcome.applied += 1
+    return folded
+
+
+def processed_among(session: Session, event_ids: list[str]) -> set[str]:
+    """Which of these events were applied before (read without taking a lock)."""
+    done: set[str] = set()
+    for part in in_chunks(event_ids, IN_CHUNK):
+        done.update(session.scalars(
+            select(ProcessedEvent.event_id).where(ProcessedEvent.event_id.in_(part))))
+    return done
 
 
 def claim(session: Session, items: Sequence[Item]) -> set[str]:

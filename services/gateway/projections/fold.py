@@ -170,15 +170,29 @@ class Fold:
         read = self._read.setdefault(model, {})
         if key not in read:
             keys = self._wanted.pop(model, set()) | {key}
-            read.update(dict.fromkeys(keys))
-            table = table_of(model)
-            pk = list(table.primary_key.columns)
-            for part in _chunks(sorted(keys, key=repr), IN_CHUNK):
-                where = (pk[0].in_(part) if len(pk) == 1
-                         else tuple_(*pk).in_([tuple(k) for k in part]))
-                for found in self.session.execute(select(table).where(where)).mappings():
-                    read[key_of(model, found)] = dict(found)
+            read.update(self._select(model, keys))
         return read[key]
+
+    def _select(self, model: type[Base], keys: Collection[Key]) -> dict[Key, Row | None]:
+        """The rows of these keys as the database has them now (None: absent)."""
+        rows: dict[Key, Row | None] = dict.fromkeys(keys)
+        table = table_of(model)
+        pk = list(table.primary_key.columns)
+        for part in in_chunks(sorted(keys, key=repr), IN_CHUNK):
+            where = (pk[0].in_(part) if len(pk) == 1
+                     else tuple_(*pk).in_([tuple(k) for k in part]))
+            for found in self.session.execute(select(table).where(where)).mappings():
+                rows[key_of(model, found)] = dict(found)
+        return rows
+
+    def still_as_read(self) -> bool:
+        """Whether every row and erasure this fold read is still as it was read: run
+        under the write lock, it says whether a fold made before taking the lock may
+        be written as it is."""
+        if any(self._select(model, list(read)) != read for model, read in self._read.items()):
+            return False
+        erased = {w for w, is_erased in self._erased.items() if is_erased}
+        return self._erased_among(list(self._erased)) == erased
 
     # -- blind writes -----------------------------------------------------------------
 
@@ -234,11 +248,16 @@ class Fold:
     def want_workers(self, worker_ids: Collection[str]) -> None:
         """Read whether these workers are erased, in one statement."""
         new = [w for w in worker_ids if w not in self._erased]
-        for part in _chunks(new, IN_CHUNK):
-            self._erased.update(dict.fromkeys(part, False))
-            self._erased.update(dict.fromkeys(self.session.scalars(
+        self._erased.update(dict.fromkeys(new, False))
+        self._erased.update(dict.fromkeys(self._erased_among(new), True))
+
+    def _erased_among(self, worker_ids: list[str]) -> set[str]:
+        erased: set[str] = set()
+        for part in in_chunks(worker_ids, IN_CHUNK):
+            erased.update(self.session.scalars(
                 select(Worker.id).where(Worker.id.in_(part),
-                                        Worker.status == WorkerStatus.ERASED.value)), True))
+                                        Worker.status == WorkerStatus.ERASED.value)))
+        return erased
 
     def erased(self, worker_id: str) -> bool:
         if worker_id not in self._erased:
@@ -294,6 +313,6 @@ class Fold:
             self.session.execute(_upsert_statement(model, self.dialect, on, setting), rows)
 
 
-def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+def in_chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
