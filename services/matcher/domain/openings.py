@@ -45,8 +45,8 @@ class _Rows:
 
     ids: list[str]
     slot_of: dict[str, int]
-    origins: dict[str, NDArray[np.bool_]]  # origin country -> its rows
-    destinations: dict[str, NDArray[np.bool_]]
+    origins: Coded  # each row's origin country
+    destinations: Coded
     start_year: NDArray[np.int32]
     start_md: NDArray[np.int32]
     start: NDArray[np.int32]  # ordinal
@@ -58,7 +58,7 @@ class _Rows:
     required: NDArray[np.int64]  # mask of required skills
     required_count: NDArray[np.int64]
     unjudged: NDArray[np.bool_]  # asks for a skill the mask has no bit for
-    employers: dict[str, NDArray[np.bool_]]
+    employers: Coded
     bar: NDArray[np.float64]
 
 
@@ -133,8 +133,8 @@ class Openings:
 
         self._rows = _Rows(
             ids=ids, slot_of={v: n for n, v in enumerate(ids)},
-            origins=_rows_of([v.origin_country for v in views]),
-            destinations=_rows_of([v.destination_country for v in views]),
+            origins=_coded([v.origin_country for v in views]),
+            destinations=_coded([v.destination_country for v in views]),
             start_year=column(lambda v: v.start_date.year, np.int32),
             start_md=column(lambda v: v.start_date.month * 100 + v.start_date.day, np.int32),
             start=column(lambda v: v.start_date.toordinal(), np.int32),
@@ -144,7 +144,7 @@ class Openings:
             needs=needs, skill_bit=skill_bit, required=np.array(masks, np.int64),
             required_count=column(lambda v: len(v.required_skills), np.int64),
             unjudged=np.array(unjudged, np.bool_),
-            employers=_rows_of([v.employer_id for v in views]),
+            employers=_coded([v.employer_id for v in views]),
             bar=np.array([self._bars.get(v, NO_BAR) for v in ids], np.float64))
         return self._rows
 
@@ -152,9 +152,9 @@ class Openings:
 def _eligible(rows: _Rows, worker: WorkerView, years: int) -> NDArray[np.bool_]:
     """Rows whose rules of SPEC 3.3 that depend on the vacancy's terms the worker
     meets (consent, erasure and being busy are the caller's)."""
-    ok = _any_of(rows.origins, (worker.citizenship,), len(rows.ids))
+    ok = _any_of(rows.origins, (worker.citizenship,))
     if worker.preferred_destinations:
-        ok &= _any_of(rows.destinations, worker.preferred_destinations, len(rows.ids))
+        ok &= _any_of(rows.destinations, worker.preferred_destinations)
     ok &= rows.min_experience <= years
     born = worker.date_of_birth
     age = rows.start_year - born.year - (rows.start_md < born.month * 100 + born.day)
@@ -184,25 +184,30 @@ def _scores(rows: _Rows, worker: WorkerView, years: int) -> NDArray[np.float64]:
     weighted = base(coverage, experience, 1.0 if worker.returned_on_time else 0.0)
     values = OTHERS_CEILING * weighted
     if worker.rehire_employers:
-        rehire = _any_of(rows.employers, worker.rehire_employers, len(rows.ids))
+        rehire = _any_of(rows.employers, worker.rehire_employers)
         values = np.where(rehire, REHIRE_FLOOR + (1 - REHIRE_FLOOR) * weighted, values)
     return np.asarray(values, np.float64)
 
 
-def _rows_of(values: list[str]) -> dict[str, NDArray[np.bool_]]:
-    """Each distinct value -> the rows that have it."""
-    found: dict[str, NDArray[np.bool_]] = {}
-    for slot, value in enumerate(values):
-        found.setdefault(value, np.zeros(len(values), np.bool_))[slot] = True
-    return found
+@dataclass(frozen=True)
+class Coded:
+    """A column of strings as small integers: each row's code, and each value's."""
+
+    codes: NDArray[np.int32]
+    of: dict[str, int]
 
 
-def _any_of(rows_of: dict[str, NDArray[np.bool_]], values: Any, size: int
-            ) -> NDArray[np.bool_]:
+def _coded(values: list[str]) -> Coded:
+    of: dict[str, int] = {}
+    codes = np.fromiter((of.setdefault(v, len(of)) for v in values), np.int32, len(values))
+    return Coded(codes, of)
+
+
+def _any_of(column: Coded, values: Any) -> NDArray[np.bool_]:
     """The rows that have one of ``values`` (a new array)."""
-    ok = np.zeros(size, np.bool_)
+    ok = np.zeros(len(column.codes), np.bool_)
     for value in values:
-        found = rows_of.get(value)
-        if found is not None:
-            ok |= found
+        code = column.of.get(value)
+        if code is not None:
+            ok |= column.codes == code
     return ok
