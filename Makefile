@@ -111,6 +111,7 @@ bench: install jars
 	$(PY) -m tests.bench.tracker $(TRACKER_BENCH_ARGS)
 	$(PY) -m tests.bench.matcher $(MATCHER_BENCH_ARGS)
 	$(PY) -m tests.bench.gateway $(GATEWAY_BENCH_ARGS)
+	$(PY) -m tests.bench.gateway --database postgresql $(GATEWAY_BENCH_ARGS)
 	$(PY) -m tests.bench.report
 
 # the fault harness at full scale (a shortened run is part of make test)

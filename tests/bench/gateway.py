@@ -1,7 +1,9 @@
 """Gateway benchmark (``make bench``): the whole system as separate processes (the
 gateway's ``api``, ``relay`` and ``projector``, the matcher and the tracker, each
 ``python -m services...`` as ``make up`` runs them) on a real broker, with a fresh
-topic prefix and a fresh SQLite database, seeded over HTTP with a small world.
+topic prefix and a fresh database (SQLite, or with ``--database postgresql`` a fresh
+database on a PostgreSQL server of its own that flushes to disk as production would:
+``tests.support.postgres``), seeded over HTTP with a small world.
 
 1. Load: ``--connections`` closed-loop clients in this process make a mixed load of
    reads and writes as the roles would (see ``MIX``) for ``--seconds``: requests/s,
@@ -27,7 +29,7 @@ topic prefix and a fresh SQLite database, seeded over HTTP with a small world.
    the recruiter it was given to (beside the polled figure of phase 2).
 
     python -m tests.bench.gateway [--seconds 60 --connections 16 --rate 50] [--quick]
-                                  [--api-workers N]
+                                  [--api-workers N] [--database postgresql]
 
 ``--api-workers N`` runs the API (and the bare server) as N processes behind its port
 (``CIRCULAR_API_WORKERS``; default: the gateway's own default for this machine). Each
@@ -66,6 +68,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from kafka import KafkaAdminClient, KafkaConsumer
 from kafka.errors import KafkaError
+from sqlalchemy.engine import make_url
 
 from deploy.kafka.broker import free_port
 from eventbus.admin import ensure_topics
@@ -78,7 +81,8 @@ from tests.support.processes import ServiceProcess, wait_for
 from tests.support.system import System
 
 ROOT = Path(__file__).resolve().parents[2]
-LOGS = ROOT / "var" / "bench" / "gateway-logs"  # the services' logs of the last run
+BENCH = ROOT / "var" / "bench"
+LOGS = BENCH / "gateway-logs"  # the services' logs of the last run
 PASSWORD = "bench-password-long-enough"
 DESTINATIONS = ("DE", "PL", "KR")
 OCCUPATIONS = ("6111", "7112", "9333")
@@ -641,9 +645,8 @@ def bare_app() -> Any:
     return bare
 
 
-def start_processes(bootstrap: str, prefix: str, tmp: Path,
-                    api_workers: int) -> tuple[System, ServiceProcess]:
-    database = f"sqlite:///{tmp / 'circular.db'}"
+def start_processes(bootstrap: str, prefix: str, tmp: Path, api_workers: int,
+                    database: str) -> tuple[System, ServiceProcess]:
     upgrade(database)
     defaults = GatewaySettings.model_fields
     system = System(bootstrap=bootstrap, prefix=prefix, database_url=database,
@@ -673,22 +676,47 @@ def _up(url: str) -> bool:
 
 
 def cpu_seconds(pid: int) -> float:
-    """CPU time of the process and of its children (an API's worker processes)."""
+    """CPU time of the process, of its children (an API's worker processes, a
+    database server's backends) and of its children that ended (the server's)."""
     total = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:  # gone meanwhile
             continue
-        if stat.parent.name == str(pid) or int(fields[1]) == pid:
+        if stat.parent.name == str(pid):
+            total += sum(map(int, fields[11:15]))  # utime, stime, cutime, cstime
+        elif int(fields[1]) == pid:
             total += int(fields[11]) + int(fields[12])
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def cpu_use(processes: dict[str, ServiceProcess], run: Callable[[], dict[str, Any]]
-            ) -> dict[str, Any]:
+def postgres_server(url: str) -> int | None:
+    """The pid of the PostgreSQL server on this machine that listens on the URL's port,
+    if it runs here (a server in a container or elsewhere: None)."""
+    port = make_url(url).port
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if args[0].endswith("/postgres") and f"{port}" in args and "-p" in args:
+            return int(cmdline.parent.name)
+    return None
+
+
+#: the processes whose CPU a phase reports: the services, or a pid (the database server)
+Watched = dict[str, ServiceProcess | int]
+
+
+def cpu_use(processes: Watched, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """Run a phase; add the cores each process (and this one, the load) used meanwhile."""
-    pids = {name: p.proc.pid for name, p in processes.items() if p.proc is not None}
+    pids: dict[str, int] = {}
+    for name, p in processes.items():
+        if isinstance(p, int):
+            pids[name] = p
+        elif p.proc is not None:
+            pids[name] = p.proc.pid
     before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     wall, own = time.perf_counter(), time.process_time()
     out = run()
@@ -765,12 +793,16 @@ def lag(bootstrap: str, groups: list[str]) -> int:
 
 # -- the run ----------------------------------------------------------------------------
 
-def run(args: argparse.Namespace, bootstrap: str, prefix: str, tmp: Path) -> dict[str, Any]:
+def run(args: argparse.Namespace, bootstrap: str, prefix: str, tmp: Path,
+        database: str) -> dict[str, Any]:
     roundtrip = dataclasses.replace(VACANCIES.prefixed(prefix), name=f"{prefix}bench.roundtrip")
     report = ensure_topics(bootstrap, [*catalogue(prefix), roundtrip])
     assert not report.problems, report.problems
-    system, bare = start_processes(bootstrap, prefix, tmp, args.api_workers)
-    processes = {**system.processes, "bare": bare}
+    system, bare = start_processes(bootstrap, prefix, tmp, args.api_workers, database)
+    processes: Watched = {**system.processes, "bare": bare}
+    server = postgres_server(database) if database.startswith("postgresql") else None
+    if server is not None:
+        processes["postgresql"] = server
     try:
         started = time.monotonic()
         world = seed(system, args)
@@ -802,7 +834,7 @@ def run(args: argparse.Namespace, bootstrap: str, prefix: str, tmp: Path) -> dic
         return {"seed": seeded, "load": load,
                 "end_to_end": {**e2e, "kafka_round_trip": kafka, "pushed": pushed}}
     except BaseException:
-        for name, proc in processes.items():
+        for name, proc in {**system.processes, "bare": bare}.items():
             print(f"----- {name} log (last 40 lines) -----\n"
                   + "\n".join(proc.log().splitlines()[-40:]), file=sys.stderr)
         raise
@@ -851,7 +883,7 @@ REVIEW_PAGE = "/console/review"
 REVIEW_API = "/api/v1/matches"
 
 
-def measure_console(args: argparse.Namespace, processes: dict[str, ServiceProcess],
+def measure_console(args: argparse.Namespace, processes: Watched,
                     world: World, base: str) -> dict[str, Any]:
     """The API call and the page in alternating rounds (API, page, API, page, ...) that
     add up to one phase each: how the kernel spreads a round's connections over the
@@ -894,7 +926,7 @@ def combined(rounds: list[dict[str, Any]], samples: list[float], seconds: float
                       for name in rounds[0]["cores"]}}
 
 
-def measure_load(args: argparse.Namespace, processes: dict[str, ServiceProcess],
+def measure_load(args: argparse.Namespace, processes: Watched,
                  world: World, gateway_url: str, bare_url: str) -> dict[str, Any]:
     """The bare endpoint first (the system idle), then the phases of :data:`READING`,
     then the gateway's mixed load, then the console's review queue against the API's
@@ -949,7 +981,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--worker-users", type=int, default=12)
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run: 10 s phases and a smaller world")
-    parser.add_argument("--out", default=str(ROOT / "var" / "bench" / "gateway.json"))
+    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--postgres-url", help="a PostgreSQL server to create the database "
+                        "on (default: one started for the run)")
+    parser.add_argument("--out", help="default: var/bench/gateway.json, on PostgreSQL "
+                        "var/bench/gateway-postgresql.json")
     parser.add_argument("--api-workers", type=int, default=GatewaySettings().api_processes(),
                         help="API processes behind its port (CIRCULAR_API_WORKERS), and "
                         "the bare server's (default: the gateway's default here)")
@@ -960,6 +996,21 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+@contextmanager
+def database_of(args: argparse.Namespace, tmp: Path) -> Iterator[str]:
+    """The run's fresh database: a file, or a database on a PostgreSQL server."""
+    if args.database == "sqlite":
+        yield f"sqlite:///{tmp / 'circular.db'}"
+        return
+    from tests.support.postgres import fresh_database, session_postgres
+
+    if args.postgres_url:
+        yield fresh_database(args.postgres_url)
+        return
+    with session_postgres(durable=True) as server:
+        yield fresh_database(server)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     if args.serve_bare:
@@ -967,15 +1018,20 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     command = " ".join(["python -m tests.bench.gateway", *(sys.argv[1:] if argv is None
                                                             else argv)])
-    with session_broker() as broker, tempfile.TemporaryDirectory(prefix="circular-gw-") as tmp:
+    with (session_broker() as broker,
+          tempfile.TemporaryDirectory(prefix="circular-gw-") as tmp,
+          database_of(args, Path(tmp)) as url):
         prefix = f"benchgw{uuid.uuid4().hex[:6]}."
         print(f"prefix: {prefix}", flush=True)
         results = {"command": command.strip(), "broker": broker.kind, "cpus": os.cpu_count(),
-                   "api_workers": args.api_workers,
-                   **run(args, broker.bootstrap, prefix, Path(tmp))}
-    write_results(args.out, results)
-    Path(args.out).with_name(f"gateway-api-{args.api_workers}.json").write_text(
-        json.dumps(results, indent=2))  # the report's row for this many API processes
+                   "api_workers": args.api_workers, "database": args.database,
+                   **run(args, broker.bootstrap, prefix, Path(tmp), url)}
+    out = args.out or str(BENCH / ("gateway.json" if args.database == "sqlite"
+                                   else f"gateway-{args.database}.json"))
+    write_results(out, results)
+    if args.database == "sqlite":  # the report's row for this many API processes
+        Path(out).with_name(f"gateway-api-{args.api_workers}.json").write_text(
+            json.dumps(results, indent=2))
     return 0
 
 

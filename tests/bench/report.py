@@ -218,10 +218,14 @@ def gateway_section(g: dict[str, Any]) -> list[str]:
     gw, bare, kafka = load["gateway"], load["bare"], e2e["kafka_round_trip"]
     backlog = e2e["peak_backlog"]
     cores = ", ".join(f"{k} {v:.2f}" for k, v in gw["cores"].items() if v >= 0.01)
+    postgres = g.get("database") == "postgresql"
     lines = [
-        "## Gateway (`python -m tests.bench.gateway`)", "",
-        f"Measured with `{g['command']}`: the gateway's api, relay and projector, the "
-        f"matcher and the tracker as separate processes, broker: {g['broker']}, SQLite. "
+        GATEWAY_ON_POSTGRESQL if postgres else "## Gateway (`python -m tests.bench.gateway`)",
+        "", f"Measured with `{g['command']}`: the gateway's api, relay and projector, the "
+        f"matcher and the tracker as separate processes, broker: {g['broker']}, "
+        + ("PostgreSQL (a server of the run's own, flushing to disk, commits not waiting "
+           "for the flush: `synchronous_commit=off`, the durability of SQLite's "
+           "`synchronous=NORMAL`). " if postgres else "SQLite. ") +
         f"Seeded over HTTP: {seed['workers']:,} workers, {seed['vacancies']} open vacancies "
         f"of {seed['employers']} verified employers under 3 agreements, "
         f"{seed['recruiters']} recruiters and {seed['worker_users']} workers signed in.", "",
@@ -400,7 +404,7 @@ def previous_sections() -> dict[str, list[str]]:
             current = None
             continue
         if line.startswith("## "):
-            name = line[3:].split()[0]
+            name = line[3:].split(" (")[0]
             current = sections.setdefault(name, [line, "", KEPT])
             continue
         if current is not None and line != KEPT and not (current[-1] == "" and line == ""):
@@ -409,6 +413,8 @@ def previous_sections() -> dict[str, list[str]]:
 
 
 PROCESSES = "### Gateway: API processes"
+GATEWAY_ON_POSTGRESQL = ("## Gateway on PostgreSQL "
+                         "(`python -m tests.bench.gateway --database postgresql`)")
 KEPT = "*Kept from the previous report: this benchmark was not run again this time.*"
 KEPT_ROW = "(an earlier run)"
 
@@ -421,6 +427,7 @@ def render() -> str:
              f"({platform.python_implementation()} {platform.python_version()}), "
              "one worker per service, the broker from jars on the same machine.", ""]
     matcher, tracker, gateway = _load("matcher"), _load("tracker"), _load("gateway")
+    on_postgresql = _load("gateway-postgresql")
     before = previous_sections()
     for name, output, section in (("Matcher", matcher, matcher_section),
                                   ("Tracker", tracker, tracker_section),
@@ -430,6 +437,10 @@ def render() -> str:
         elif name in before:
             lines += before[name]
     lines += api_processes_section()
+    if on_postgresql:
+        lines += ["", *gateway_section(on_postgresql)]
+    elif "Gateway on PostgreSQL" in before:
+        lines += ["", *before["Gateway on PostgreSQL"]]
     if not (matcher or tracker or gateway):
         lines.append("No benchmark output yet: run `make bench`.")
     return "\n".join(lines).rstrip() + "\n"

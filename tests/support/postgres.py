@@ -1,7 +1,13 @@
 """PostgreSQL for the suite, found in this order: ``CIRCULAR_TEST_POSTGRES_URL``;
 a testcontainers PostgreSQL where a Docker engine answers; else a throwaway server
 from Debian's packages (``/usr/lib/postgresql/*/bin``) on a free port in a
-temporary directory, run as the ``postgres`` user when we are root."""
+temporary directory, run as the ``postgres`` user when we are root.
+
+The suite's server skips every flush to disk (``fsync=off``): its data is thrown away.
+A benchmark's (``durable=True``) keeps PostgreSQL's flushes and only lets commits
+return before their WAL is flushed (``synchronous_commit=off``): a crash of the server
+loses none of it, a power cut the last fraction of a second, as SQLite in WAL mode
+with ``synchronous=NORMAL`` (the gateway's setting) promises."""
 
 from __future__ import annotations
 
@@ -32,7 +38,7 @@ def _as_user(cmd: list[str], user: str | None) -> list[str]:
 
 
 @contextmanager
-def local_server() -> Iterator[str]:
+def local_server(*, durable: bool = False) -> Iterator[str]:
     bindir = _bindir()
     if bindir is None:
         raise FileNotFoundError("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin)")
@@ -51,8 +57,9 @@ def local_server() -> Iterator[str]:
     subprocess.run(_as_user([str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U",
                              "postgres", "-E", "UTF8", "--no-sync"], user),
                    check=True, capture_output=True)
-    options = (f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off "
-               "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300")
+    options = (f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 "
+               "-c synchronous_commit=off -c max_connections=300"
+               + ("" if durable else " -c fsync=off -c full_page_writes=off"))
     if user:
         log.touch()
         os.chown(log, pwd.getpwnam(user).pw_uid, pwd.getpwnam(user).pw_gid)
@@ -68,7 +75,7 @@ def local_server() -> Iterator[str]:
 
 
 @contextmanager
-def session_postgres() -> Iterator[str]:
+def session_postgres(*, durable: bool = False) -> Iterator[str]:
     if os.environ.get("CIRCULAR_TEST_POSTGRES_URL"):
         yield os.environ["CIRCULAR_TEST_POSTGRES_URL"]
         return
@@ -78,7 +85,7 @@ def session_postgres() -> Iterator[str]:
         with PostgresContainer("postgres:16-alpine", driver="psycopg") as pg:
             yield pg.get_connection_url()
         return
-    with local_server() as url:
+    with local_server(durable=durable) as url:
         yield url
 
 

@@ -75,3 +75,20 @@ def test_the_trend_splits_the_delays_by_when_the_vacancy_was_sent():
     trend = _trend(sent, seen, start=100.0, seconds=9.0)
     assert trend == {"first_third_p50_ms": pytest.approx(50.0),
                      "last_third_p50_ms": pytest.approx(2000.0)}
+
+
+def test_the_gateway_on_postgresql_keeps_its_own_section_beside_sqlite(tmp_path, monkeypatch):
+    """Both gateway sections start with the word Gateway; neither run again, each is
+    kept once, under its own heading, with its own figures."""
+    out = tmp_path / "performance.md"
+    out.write_text("# Performance\n\n## Gateway (`python -m tests.bench.gateway`)\n\n"
+                   "| mixed | 404 |\n\n" + report.GATEWAY_ON_POSTGRESQL + "\n\n| mixed | 512 |\n")
+    monkeypatch.setattr(report, "OUT", out)
+    monkeypatch.setattr(report, "BENCH", tmp_path / "bench")  # no run this time
+    for _ in range(2):
+        out.write_text(report.render())
+        text = out.read_text()
+        sqlite, postgres = text.split(report.GATEWAY_ON_POSTGRESQL)
+        assert "| mixed | 404 |" in sqlite and "512" not in sqlite
+        assert "| mixed | 512 |" in postgres and "404" not in postgres
+        assert text.count(report.KEPT) == 2
