@@ -324,26 +324,33 @@ def apply_events(session: Session, items: Sequence[Item],
     dropped with its claim; the others apply. Events nobody projects are skipped and
     not recorded.
 
-    The events not applied before are folded in memory (a :class:`Fold`) before their
-    ids are claimed (``INSERT ... ON CONFLICT DO NOTHING RETURNING``). On SQLite the
-    claim, the first write, takes the write lock, so the reads and the folding run
-    without it, and the lock is held only to claim, check and write. The check, under
-    the lock: if every id claimed was new and every row the fold read is still as it
-    read it, the fold is written as it is; else (the API changed a row it read, or
-    another consumer applied one of the events meanwhile) the events are folded again
-    under the lock."""
+    The ids are claimed with ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` and the new
+    events folded in memory (a :class:`Fold`). On SQLite the claim, the first write,
+    takes the database's write lock, so there the events not applied before are folded
+    first, without the lock, and the lock is held only to claim, check and write. The
+    check, under the lock: if every id claimed was new and every row the fold read is
+    still as it read it, the fold is written as it is; else (the API changed a row it
+    read, or another consumer applied one of the events meanwhile) the events are
+    folded again under the lock. On PostgreSQL, where a claim locks only its own rows,
+    the ids are claimed first (folding first cost it 10% in ``tests.bench.projector``)."""
     todo: dict[str, tuple[Item, Projection]] = {}
     for item in items:
         projection = projections.get(type(item.decoded.event))
         if projection is not None:
             todo.setdefault(item.decoded.envelope.id, (item, projection))
-    unseen = set(todo) - processed_among(session, list(todo))
-    if not unseen:
+    if not todo:
         return Outcome()
-    folded = _fold(session, todo, unseen)
-    fresh = claim(session, [item for event_id, (item, _) in todo.items() if event_id in unseen])
-    if fresh != unseen or not folded.fold.still_as_read():
+    if session.get_bind().dialect.name != "sqlite":
+        fresh = claim(session, [item for item, _ in todo.values()])
         folded = _fold(session, todo, fresh)
+    else:
+        unseen = set(todo) - processed_among(session, list(todo))
+        if not unseen:
+            return Outcome()
+        folded = _fold(session, todo, unseen)
+        fresh = claim(session, [item for eid, (item, _) in todo.items() if eid in unseen])
+        if fresh != unseen or not folded.fold.still_as_read():
+            folded = _fold(session, todo, fresh)
     for (item, _), exc in zip(folded.outcome.failed, folded.outcome.errors, strict=True):
         log.error("projection failed", exc_info=exc,
                   extra={"event_id": item.decoded.envelope.id})
