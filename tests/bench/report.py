@@ -332,8 +332,10 @@ def _capacity_rows(load: dict[str, Any]) -> list[str]:
     if api_cores and loop_cores:
         mixed_per_core, loop_per_core = gw["rps"] / api_cores, loop["rps"] / loop_cores
         rows.append(f"| capacity, per core of the API process(es): mixed load (API at "
-                    f"{api_cores:.2f} cores; the relay, projector, matcher, tracker, broker and "
-                    f"load generator share the machine) against the floor on the loop (at "
+                    f"{api_cores:.2f} cores; the relay, projector, matcher, tracker, broker"
+                    + (", database server" if "postgresql" in gw["cores"] else "")
+                    + " and load generator share the machine) against the floor on the loop "
+                    f"(at "
                     f"{loop_cores:.2f} cores) | {_n(mixed_per_core)} | {_n(loop_per_core)} | "
                     f"{mixed_per_core / loop_per_core:.3f} | |")
     return rows
@@ -437,10 +439,10 @@ def render() -> str:
         elif name in before:
             lines += before[name]
     lines += api_processes_section()
-    if on_postgresql:
-        lines += ["", *gateway_section(on_postgresql)]
-    elif "Gateway on PostgreSQL" in before:
-        lines += ["", *before["Gateway on PostgreSQL"]]
+    postgresql = (gateway_section(on_postgresql) if on_postgresql
+                  else before.get("Gateway on PostgreSQL", []))
+    if postgresql:
+        lines += ([""] if lines[-1] else []) + postgresql
     if not (matcher or tracker or gateway):
         lines.append("No benchmark output yet: run `make bench`.")
     return "\n".join(lines).rstrip() + "\n"
