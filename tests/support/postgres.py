@@ -7,7 +7,8 @@ The suite's server skips every flush to disk (``fsync=off``): its data is thrown
 A benchmark's (``durable=True``) keeps PostgreSQL's flushes and only lets commits
 return before their WAL is flushed (``synchronous_commit=off``): a crash of the server
 loses none of it, a power cut the last fraction of a second, as SQLite in WAL mode
-with ``synchronous=NORMAL`` (the gateway's setting) promises."""
+with ``synchronous=NORMAL`` (the gateway's setting) promises. A testcontainers server
+or ``CIRCULAR_TEST_POSTGRES_URL`` keeps its own settings either way."""
 
 from __future__ import annotations
 
