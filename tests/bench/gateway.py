@@ -75,7 +75,7 @@ from eventbus.admin import ensure_topics
 from schemas.topics import MATCHER_APP, TRACKER_APP, VACANCIES, catalogue
 from services.gateway.database.migrate import upgrade
 from services.gateway.settings import GatewaySettings
-from tests.bench.measure import write_results
+from tests.bench.measure import database, write_results
 from tests.support.brokers import session_broker
 from tests.support.processes import ServiceProcess, wait_for
 from tests.support.system import System
@@ -996,21 +996,6 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-@contextmanager
-def database_of(args: argparse.Namespace, tmp: Path) -> Iterator[str]:
-    """The run's fresh database: a file, or a database on a PostgreSQL server."""
-    if args.database == "sqlite":
-        yield f"sqlite:///{tmp / 'circular.db'}"
-        return
-    from tests.support.postgres import fresh_database, session_postgres
-
-    if args.postgres_url:
-        yield fresh_database(args.postgres_url)
-        return
-    with session_postgres(durable=True) as server:
-        yield fresh_database(server)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     if args.serve_bare:
@@ -1020,7 +1005,8 @@ def main(argv: list[str] | None = None) -> int:
                                                             else argv)])
     with (session_broker() as broker,
           tempfile.TemporaryDirectory(prefix="circular-gw-") as tmp,
-          database_of(args, Path(tmp)) as url):
+          database(args.database, Path(tmp) / "circular.db", args.postgres_url,
+                   durable=True) as url):
         prefix = f"benchgw{uuid.uuid4().hex[:6]}."
         print(f"prefix: {prefix}", flush=True)
         results = {"command": command.strip(), "broker": broker.kind, "cpus": os.cpu_count(),

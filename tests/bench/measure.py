@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -156,3 +157,21 @@ def service_env(bootstrap: str, prefix: str, var: Path, log_level: str = "WARNIN
     """The environment a service of the bench runs with: its broker, topics and files."""
     return {"CIRCULAR_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "CIRCULAR_TOPIC_PREFIX": prefix,
             "CIRCULAR_VAR_DIR": str(var), "CIRCULAR_LOG_LEVEL": log_level}
+
+
+@contextmanager
+def database(kind: str, sqlite_file: Path, postgres_url: str | None, *,
+             durable: bool = False) -> Iterator[str]:
+    """A benchmark's fresh database: ``sqlite_file``, or (``postgresql``) a new database
+    on the server at ``postgres_url``, else on one started for the run (``durable``:
+    flushing to disk as production would, see :mod:`tests.support.postgres`)."""
+    if kind == "sqlite":
+        yield f"sqlite:///{sqlite_file}"
+        return
+    from tests.support.postgres import fresh_database, session_postgres
+
+    if postgres_url:
+        yield fresh_database(postgres_url)
+        return
+    with session_postgres(durable=durable) as server:
+        yield fresh_database(server)

@@ -21,7 +21,6 @@ import tempfile
 import time
 import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -46,6 +45,7 @@ from services.gateway.projections.registry import projections
 from services.gateway.timeline.models import TimelineEntry
 from services.gateway.vacancies.models import Vacancy
 from services.gateway.workers.models import Worker
+from tests.bench.measure import database
 
 ROOT = Path(__file__).resolve().parents[2]
 PARTITIONS = 6
@@ -172,20 +172,6 @@ def measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
         engine.dispose()
 
 
-@contextmanager
-def database(kind: str, tmp: Path, postgres_url: str | None) -> Iterator[str]:
-    if kind == "sqlite":
-        yield f"sqlite:///{tmp / 'projector.db'}"
-        return
-    from tests.support.postgres import fresh_database, session_postgres
-
-    if postgres_url:
-        yield fresh_database(postgres_url)
-        return
-    with session_postgres() as server:
-        yield fresh_database(server)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.bench.projector")
     parser.add_argument("--events", type=int, default=6000)
@@ -198,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
                                                     *(sys.argv[1:] if argv is None else argv)])}
     with tempfile.TemporaryDirectory(prefix="circular-proj-") as tmp:
         for kind in args.databases.split(","):
-            with database(kind, Path(tmp), args.postgres_url) as url:
+            with database(kind, Path(tmp) / "projector.db", args.postgres_url) as url:
                 results[kind] = measure(url, args)
             print(f"{kind}: {results[kind]}", flush=True)
     out = Path(args.out)
